@@ -19,10 +19,12 @@
 #define dmap_load_acquire(p) __atomic_load_n((p), __ATOMIC_ACQUIRE)
 #define dmap_store_release(p, v) __atomic_store_n((p), (v), __ATOMIC_RELEASE)
 /* Returns true and stores @desired if *@p == *@expected; else loads *@p into *@expected. */
-#define dmap_cmpxchg(p, expected, desired) \
-	__atomic_compare_exchange_n((p), (expected), (desired), 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
-#define dmap_cmpxchg_weak(p, expected, desired) \
-	__atomic_compare_exchange_n((p), (expected), (desired), 1, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)
+#define dmap_cmpxchg(p, expected, desired)                                           \
+	__atomic_compare_exchange_n((p), (expected), (desired), 0, __ATOMIC_ACQ_REL, \
+				    __ATOMIC_ACQUIRE)
+#define dmap_cmpxchg_weak(p, expected, desired)                                      \
+	__atomic_compare_exchange_n((p), (expected), (desired), 1, __ATOMIC_ACQ_REL, \
+				    __ATOMIC_ACQUIRE)
 #define dmap_xchg(p, v) __atomic_exchange_n((p), (v), __ATOMIC_ACQ_REL)
 #define dmap_fetch_add(p, v) __atomic_fetch_add((p), (v), __ATOMIC_ACQ_REL)
 #define dmap_fetch_sub(p, v) __atomic_fetch_sub((p), (v), __ATOMIC_ACQ_REL)

@@ -124,7 +124,8 @@ struct dmap_env_ops {
 	 * @call_rcu: (required) run @head->func(@head) after a grace period. Callable
 	 * from any context including inside an RCU read section; never blocks.
 	 */
-	void (*call_rcu)(void *cookie, struct dmap_rcu_head *head, void (*func)(struct dmap_rcu_head *));
+	void (*call_rcu)(void *cookie, struct dmap_rcu_head *head,
+			 void (*func)(struct dmap_rcu_head *));
 	/**
 	 * @synchronize_rcu: (required) wait until every pre-existing RCU reader has
 	 * left. Sleeps; never call it inside a read section.

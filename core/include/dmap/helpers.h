@@ -58,7 +58,8 @@ size_t dmap_strlcpy(char *dst, const char *src, size_t size);
  * length the full output would have had.
  */
 int dmap_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
-int dmap_snprintf(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+int dmap_snprintf(char *buf, size_t size, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 
 /**
  * dmap_log() - format and hand one message to the environment's log hook.
@@ -80,7 +81,10 @@ struct dmap_ratelimit {
 	uint64_t suppressed;
 };
 
-#define DMAP_RATELIMIT_INIT(interval, n) { .interval_ns = (interval), .burst = (n) }
+#define DMAP_RATELIMIT_INIT(interval, n)                \
+	{                                               \
+		.interval_ns = (interval), .burst = (n) \
+	}
 #define DMAP_RATELIMIT_DEFAULT DMAP_RATELIMIT_INIT(5000000000ull, 10)
 
 /** dmap_ratelimit_ok() - true if one more message may be printed now. */

@@ -71,8 +71,8 @@ void dmap_range_map_destroy(struct dmap_range_map *map);
  * Returns 0, -EINVAL (NULL map, @last < @first), -EEXIST if it overlaps an
  * entry (the message names both ranges; the map is unchanged), -ENOMEM.
  */
-int dmap_range_map_insert(struct dmap_range_map *map, uint64_t first, uint64_t last,
-			  uint64_t value, void *data);
+int dmap_range_map_insert(struct dmap_range_map *map, uint64_t first, uint64_t last, uint64_t value,
+			  void *data);
 
 /**
  * dmap_range_map_remove() - remove the entry that is exactly [@first, @last].

@@ -57,7 +57,7 @@ enum dmap_dir {
 #define DMAP_ATTR_MMIO (1UL << 10)
 /* Every bit above; map calls reject unknown bits with an error naming them. */
 #define DMAP_ATTR_ALL                                                                          \
-	(DMAP_ATTR_WEAK_ORDERING | DMAP_ATTR_WRITE_COMBINE | DMAP_ATTR_NO_KERNEL_MAPPING |    \
+	(DMAP_ATTR_WEAK_ORDERING | DMAP_ATTR_WRITE_COMBINE | DMAP_ATTR_NO_KERNEL_MAPPING |     \
 	 DMAP_ATTR_SKIP_CPU_SYNC | DMAP_ATTR_FORCE_CONTIGUOUS | DMAP_ATTR_ALLOC_SINGLE_PAGES | \
 	 DMAP_ATTR_NO_WARN | DMAP_ATTR_PRIVILEGED | DMAP_ATTR_MMIO)
 

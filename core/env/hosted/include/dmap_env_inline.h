@@ -23,11 +23,27 @@
 #ifndef DMAP_ENV_INLINE_H
 #define DMAP_ENV_INLINE_H
 
-#ifndef _LGPL_SOURCE
+/*
+ * Sanitizer builds call liburcu's out-of-line read side instead of inlining
+ * it (_LGPL_SOURCE): liburcu 0.13 places its 128-byte-aligned reader records
+ * at smaller offsets, which UBSan's alignment check rejects inside the
+ * inlined code, and TSan treats the uninstrumented library as the black box
+ * the annotations below assume anyway.
+ */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define DMAP_URCU_OUT_OF_LINE 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define DMAP_URCU_OUT_OF_LINE 1
+#endif
+#endif
+#if !defined(DMAP_URCU_OUT_OF_LINE) && !defined(_LGPL_SOURCE)
 #define _LGPL_SOURCE
 #endif
 #include <pthread.h>
-#include <urcu-bp.h>
+/* Not <urcu-bp.h>: that compatibility header leaves call_rcu, synchronize_rcu and
+ * rcu_barrier defined as macros, which would rename dmap_env_ops members. */
+#include <urcu/urcu-bp.h>
 
 #include <dmap/atomic_builtins.h>
 

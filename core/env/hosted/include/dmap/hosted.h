@@ -55,7 +55,8 @@ void dmap_hosted_destroy(struct dmap_hosted *hosted);
 /** dmap_hosted_env() - the &struct dmap_env to pass to dmap_ctx_create(). */
 const struct dmap_env *dmap_hosted_env(struct dmap_hosted *hosted);
 
-#define DMAP_HOSTED_MEM_POOL (1u << 0) /* pages may be handed out by alloc_dma_pages/alloc_table_page */
+#define DMAP_HOSTED_MEM_POOL \
+	(1u << 0) /* pages may be handed out by alloc_dma_pages/alloc_table_page */
 
 /**
  * dmap_hosted_mem_add() - register simulated RAM.
@@ -66,8 +67,8 @@ const struct dmap_env *dmap_hosted_env(struct dmap_hosted *hosted);
  * Returns 0, -EINVAL (alignment, zero size, wrap), -EEXIST (overlaps a
  * region; the message names both), -ENOMEM.
  */
-int dmap_hosted_mem_add(struct dmap_hosted *hosted, dmap_phys_t base, size_t size, unsigned int flags,
-			void **host);
+int dmap_hosted_mem_add(struct dmap_hosted *hosted, dmap_phys_t base, size_t size,
+			unsigned int flags, void **host);
 
 /**
  * dmap_hosted_mem_add_external() - register memory the caller owns (e.g.
