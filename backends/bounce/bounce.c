@@ -2,8 +2,8 @@
 /*
  * backends/bounce/bounce.c - the bounce backend (Linux: swiotlb).
  *
- * A bounce domain is a list of pools (pool.c: a lazy buddy allocator on
- * lock-free per-order lists) plus the DMA semantics swiotlb established and
+ * A bounce domain is a list of pools (pool.c: per-CPU caches and lock-free
+ * size-class lists in front of an address-ordered first-fit bitmap) plus the DMA semantics swiotlb established and
  * drivers rely on:
  *
  *  - map copies the buffer into the slot in every direction, FROM_DEVICE
@@ -17,11 +17,11 @@
  *    over the (sub)range asked for;
  *  - the bounce address keeps the low bits of the original under the
  *    device's min_align_mask (NVMe's PRP offsets), however large the offset:
- *    the run is cut from a block aligned to min_align_mask + 1 and the data
+ *    the run starts on a min_align_mask + 1 boundary and the data
  *    starts at the same offset inside it;
  *  - a mapping of a page or more starts page aligned, and no mapping crosses
- *    the device's seg_boundary_mask: blocks are naturally aligned, so a run
- *    no longer than the boundary never straddles one (checked anyway);
+ *    the device's seg_boundary_mask: the pool's search keeps the run inside
+ *    one boundary window (and the result is checked anyway);
  *  - limits tell the truth: max_mapping_size answers before anyone maps, and
  *    a request above it or one the pools cannot serve returns
  *    DMAP_MAPPING_ERROR with one rate-limited message naming the domain, the
@@ -175,7 +175,6 @@ static void node_memory_free(struct bounce_node *node)
 static int node_init(struct dmap_bounce *b, struct bounce_node *node, size_t size,
 		     uint64_t bus_limit, unsigned int nr_caches)
 {
-	size_t top_bytes = slot_bytes(b) << b->top_order;
 	struct dmap_bounce_pool_params params = { 0 };
 	dmap_addr_t bus = 0;
 	int ret;
@@ -184,7 +183,13 @@ static int node_init(struct dmap_bounce *b, struct bounce_node *node, size_t siz
 	node->memory = b->memory;
 	node->use_env_memory = b->use_env_memory;
 	node->size = size;
-	node->va = node_memory_alloc(b, size, top_bytes, bus_limit, &node->phys, &bus);
+	/*
+	 * Page alignment is enough: the pool counts slots from a top-aligned
+	 * origin below the base, so run alignment is physical alignment anyway
+	 * (and a provider such as Xen's exchange need not find huge aligned
+	 * extents).
+	 */
+	node->va = node_memory_alloc(b, size, BOUNCE_PAGE_SIZE, bus_limit, &node->phys, &bus);
 	if (!node->va)
 		return -DMAP_ENOMEM;
 	params.phys = node->phys;
@@ -228,11 +233,11 @@ static bool lookup_in(struct bounce_node *node, dmap_addr_t addr, struct bounce_
 	if (index < 0)
 		return false;
 	slot = dmap_bounce_pool_slot(pool, index);
-	m->orig = dmap_load_relaxed(&slot->orig);
-	m->size = dmap_load_relaxed(&slot->size);
-	m->offset = dmap_load_relaxed(&slot->offset);
-	m->flags = dmap_load_relaxed(&slot->flags);
-	dmap_smp_rmb();
+	/* Seqlock-style validation: acquire loads keep the re-read of state last. */
+	m->orig = dmap_load_acquire(&slot->orig);
+	m->size = dmap_load_acquire(&slot->size);
+	m->offset = dmap_load_acquire(&slot->offset);
+	m->flags = dmap_load_acquire(&slot->flags);
 	if (dmap_load_relaxed(&slot->state) != state)
 		return false;
 	m->node = node;
@@ -259,22 +264,29 @@ static bool lookup(struct dmap_bounce *b, dmap_addr_t addr, struct bounce_mappin
 
 /* ---- pools: allocation, growth, retirement ----------------------------- */
 
-static long node_alloc(struct bounce_node *node, uint32_t units, unsigned int align_order)
+static void node_try_retire(struct dmap_bounce *b, struct bounce_node *node);
+
+static long node_alloc(struct dmap_bounce *b, struct bounce_node *node, uint32_t units,
+		       unsigned int align_order, unsigned int boundary_order)
 {
 	long index;
 
 	if (!node->added)
-		return dmap_bounce_pool_alloc(node->pool, units, align_order);
-	/* Announce ourselves before looking at the state (pairs with node_try_retire). */
-	dmap_fetch_add(&node->live, 1);
-	dmap_smp_mb();
-	if (dmap_load_relaxed(&node->state) != NODE_ACTIVE) {
+		return dmap_bounce_pool_alloc(node->pool, units, align_order, boundary_order);
+	/*
+	 * Announce ourselves before looking at the state; node_try_retire() does
+	 * the mirror image. Sequentially consistent on both sides (Dekker), so
+	 * at least one of us sees the other.
+	 */
+	__atomic_fetch_add(&node->live, 1, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&node->state, __ATOMIC_SEQ_CST) != NODE_ACTIVE) {
 		dmap_fetch_sub(&node->live, 1);
 		return -DMAP_ENOSPC;
 	}
-	index = dmap_bounce_pool_alloc(node->pool, units, align_order);
-	if (index < 0)
-		dmap_fetch_sub(&node->live, 1);
+	index = dmap_bounce_pool_alloc(node->pool, units, align_order, boundary_order);
+	/* A retirer that saw our announcement backed off: finish its job if we were the last. */
+	if (index < 0 && dmap_fetch_sub(&node->live, 1) == 1 && !node->sticky)
+		node_try_retire(b, node);
 	return index;
 }
 
@@ -285,9 +297,8 @@ static void node_try_retire(struct dmap_bounce *b, struct bounce_node *node)
 	dmap_spin_lock(&b->grow_lock);
 	if (dmap_load_relaxed(&node->state) != NODE_ACTIVE || dmap_load_acquire(&node->live))
 		goto out;
-	dmap_store_relaxed(&node->state, NODE_RETIRING);
-	dmap_smp_mb();
-	if (dmap_load_relaxed(&node->live)) {
+	__atomic_store_n(&node->state, NODE_RETIRING, __ATOMIC_SEQ_CST);
+	if (__atomic_load_n(&node->live, __ATOMIC_SEQ_CST)) {
 		dmap_store_relaxed(&node->state, NODE_ACTIVE);
 		goto out;
 	}
@@ -318,7 +329,7 @@ static void node_free_run(struct dmap_bounce *b, struct bounce_node *node, long 
  * another thread grew meanwhile, retry in that pool instead.
  */
 static int bounce_add_pool(struct dmap_bounce *b, size_t min_size, uint64_t bus_limit,
-			   uint64_t seen_generation, bool sticky)
+			   uint64_t seen_generation, bool sticky, struct bounce_node **added)
 {
 	size_t top_bytes = slot_bytes(b) << b->top_order;
 	size_t size = dmap_max(b->pool_size, min_size);
@@ -351,6 +362,15 @@ static int bounce_add_pool(struct dmap_bounce *b, size_t min_size, uint64_t bus_
 	node->next = b->added;
 	b->added_bytes += size;
 	dmap_rcu_assign_pointer(b->added, node);
+	if (added) {
+		/*
+		 * The caller may look at the new pool after we drop grow_lock, when
+		 * another thread could already have filled, emptied and retired it:
+		 * an RCU read section from before that point keeps it alive.
+		 */
+		dmap_rcu_read_lock();
+		*added = node;
+	}
 	dmap_atomic_add_relaxed(&b->grow_generation, 1);
 	dmap_atomic_add_relaxed(&b->pools_added, 1);
 out:
@@ -360,19 +380,19 @@ out:
 
 /* Try every pool; returns the run or -ENOSPC / -E2BIG. */
 static long bounce_alloc_run(struct dmap_bounce *b, uint32_t units, unsigned int align_order,
-			     struct bounce_node **out_node)
+			     unsigned int boundary_order, struct bounce_node **out_node)
 {
 	struct bounce_node *node;
 	long index;
 
-	index = node_alloc(&b->primary, units, align_order);
+	index = node_alloc(b, &b->primary, units, align_order, boundary_order);
 	if (index >= 0 || index == -DMAP_E2BIG) {
 		*out_node = &b->primary;
 		return index;
 	}
 	dmap_rcu_read_lock();
 	for (node = dmap_rcu_dereference(b->added); node; node = dmap_rcu_dereference(node->next)) {
-		index = node_alloc(node, units, align_order);
+		index = node_alloc(b, node, units, align_order, boundary_order);
 		if (index >= 0) {
 			*out_node = node;
 			break;
@@ -384,36 +404,39 @@ static long bounce_alloc_run(struct dmap_bounce *b, uint32_t units, unsigned int
 
 /* ---- accounting and messages ------------------------------------------- */
 
-static void bounce_usage(struct dmap_bounce *b, uint64_t *used, uint64_t *total)
+static void bounce_usage(struct dmap_bounce *b, uint64_t *used, uint64_t *total, uint64_t *largest)
 {
 	struct bounce_node *node;
 
 	*used = dmap_bounce_pool_slots_in_use(b->primary.pool);
 	*total = dmap_bounce_pool_total_slots(b->primary.pool);
+	*largest = dmap_bounce_pool_largest_free(b->primary.pool);
 	dmap_rcu_read_lock();
 	for (node = dmap_rcu_dereference(b->added); node; node = dmap_rcu_dereference(node->next)) {
 		*used += dmap_bounce_pool_slots_in_use(node->pool);
 		*total += dmap_bounce_pool_total_slots(node->pool);
+		*largest = dmap_max(*largest, dmap_bounce_pool_largest_free(node->pool));
 	}
 	dmap_rcu_read_unlock();
 }
 
 static dmap_addr_t bounce_fail(struct dmap_bounce *b, struct dmap_dev *dev, dmap_phys_t phys,
-			       size_t size, unsigned long attrs, uint64_t *counter,
-			       const char *why)
+			       size_t size, unsigned long attrs, uint64_t *counter, const char *why)
 {
-	uint64_t used, total;
+	uint64_t used, total, largest;
 
 	dmap_atomic_add_relaxed(counter, 1);
 	if ((attrs & DMAP_ATTR_NO_WARN) || !dmap_ratelimit_ok(b->dom.env, &b->ratelimit))
 		return DMAP_MAPPING_ERROR;
-	bounce_usage(b, &used, &total);
-	dmap_log(b->dom.env, DMAP_LOG_WARN,
-		 "dmap: %s: bounce pool '%s': cannot map %zu bytes (phys 0x%llx): %s; pool usage %llu of %llu slots (%llu of %llu KiB), max mapping size %zu",
-		 dev->name, b->dom.name, size, (unsigned long long)phys, why,
-		 (unsigned long long)used, (unsigned long long)total,
-		 (unsigned long long)((used << b->slot_shift) >> 10),
-		 (unsigned long long)((total << b->slot_shift) >> 10), b->max_mapping);
+	bounce_usage(b, &used, &total, &largest);
+	dmap_log(
+		b->dom.env, DMAP_LOG_WARN,
+		"dmap: %s: bounce pool '%s': cannot map %zu bytes (phys 0x%llx): %s; pool usage %llu of %llu slots (%llu of %llu KiB, largest free run %llu KiB), max mapping size %zu",
+		dev->name, b->dom.name, size, (unsigned long long)phys, why,
+		(unsigned long long)used, (unsigned long long)total,
+		(unsigned long long)((used << b->slot_shift) >> 10),
+		(unsigned long long)((total << b->slot_shift) >> 10),
+		(unsigned long long)((largest << b->slot_shift) >> 10), b->max_mapping);
 	return DMAP_MAPPING_ERROR;
 }
 
@@ -430,7 +453,7 @@ static dmap_addr_t dmap_bounce_map_phys(struct dmap_domain *dom, struct dmap_dev
 	uint64_t offset = phys & mask;
 	uint64_t align = mask ? mask + 1 : 1;
 	uint64_t units64, seen_generation;
-	unsigned int align_order = 0;
+	unsigned int align_order = 0, boundary_order = DMAP_BOUNCE_NO_BOUNDARY;
 	struct bounce_node *node = NULL;
 	struct dmap_bounce_slot *slot;
 	dmap_addr_t bus;
@@ -448,17 +471,44 @@ static dmap_addr_t dmap_bounce_map_phys(struct dmap_domain *dom, struct dmap_dev
 		align_order = ceil_log2_64(align >> b->slot_shift);
 	units64 = (offset + size + slot_bytes(b) - 1) >> b->slot_shift;
 	if (dmap_unlikely(align_order > b->top_order || units64 > (1ull << b->top_order)))
-		return bounce_fail(b, dev, phys, size, attrs, &b->failed_too_big,
-				   "with the device's min_align_mask offset it exceeds the largest block");
+		return bounce_fail(
+			b, dev, phys, size, attrs, &b->failed_too_big,
+			"with the device's min_align_mask offset it exceeds the largest run");
+
+	/*
+	 * The pool keeps the whole run inside one boundary window. If the window
+	 * is smaller than a slot, or the offset min_align_mask keeps makes the
+	 * data straddle a window whatever the placement, nothing can help.
+	 */
+	if (boundary != ~0ull) {
+		uint64_t window = boundary + 1;
+
+		if (window >= slot_bytes(b) && (window >> b->slot_shift) < (1ull << 31))
+			boundary_order = (unsigned int)__builtin_ctzll(window >> b->slot_shift);
+		if (size > window || (align >= window && (offset & boundary) + size > window) ||
+		    (boundary_order < 32 && units64 > (1ull << boundary_order)))
+			return bounce_fail(
+				b, dev, phys, size, attrs, &b->failed_constraint,
+				"min_align_mask and seg_boundary_mask cannot both be met");
+	}
 
 	seen_generation = dmap_load_relaxed(&b->grow_generation);
-	index = bounce_alloc_run(b, (uint32_t)units64, align_order, &node);
+	index = bounce_alloc_run(b, (uint32_t)units64, align_order, boundary_order, &node);
 	if (dmap_unlikely(index < 0) && b->allow_growth) {
 		uint64_t limit = dmap_min(b->phys_limit, dmap_dev_dma_limit(dev));
 
+		struct bounce_node *grown = NULL;
+
 		if (bounce_add_pool(b, (size_t)units64 << b->slot_shift, limit, seen_generation,
-				    false) == 0)
-			index = bounce_alloc_run(b, (uint32_t)units64, align_order, &node);
+				    false, &grown) == 0)
+			index = bounce_alloc_run(b, (uint32_t)units64, align_order, boundary_order,
+						 &node);
+		/* Another pool served us after all: do not keep an empty one around. */
+		if (grown) {
+			if (index < 0 || node != grown)
+				node_try_retire(b, grown);
+			dmap_rcu_read_unlock(); /* taken by bounce_add_pool() */
+		}
 	}
 	if (dmap_unlikely(index < 0))
 		return bounce_fail(b, dev, phys, size, attrs, &b->failed_full,
@@ -490,9 +540,10 @@ static dmap_addr_t dmap_bounce_map_phys(struct dmap_domain *dom, struct dmap_dev
 		node_free_run(b, node, index);
 		dmap_atomic_add_relaxed(&b->failed_unreachable, 1);
 		if (!(attrs & DMAP_ATTR_NO_WARN))
-			dmap_log(env, DMAP_LOG_WARN,
-				 "dmap: %s: bounce pool '%s': cannot map phys 0x%llx size %zu: not RAM",
-				 dev->name, dom->name, (unsigned long long)phys, size);
+			dmap_log(
+				env, DMAP_LOG_WARN,
+				"dmap: %s: bounce pool '%s': cannot map phys 0x%llx size %zu: not RAM",
+				dev->name, dom->name, (unsigned long long)phys, size);
 		return DMAP_MAPPING_ERROR;
 	}
 	if (!(attrs & DMAP_ATTR_SKIP_CPU_SYNC))
@@ -557,10 +608,11 @@ static int bounce_sync(struct dmap_domain *dom, struct dmap_dev *dev, dmap_addr_
 	}
 	if (size > m.size || addr - m.bus > m.size - size) {
 		dmap_rcu_read_unlock();
-		dmap_log(dom->env, DMAP_LOG_WARN,
-			 "dmap: %s: bounce pool '%s': sync of bus 0x%llx size %zu runs past the mapping at 0x%llx size %zu",
-			 dev->name, dom->name, (unsigned long long)addr, size,
-			 (unsigned long long)m.bus, m.size);
+		dmap_log(
+			dom->env, DMAP_LOG_WARN,
+			"dmap: %s: bounce pool '%s': sync of bus 0x%llx size %zu runs past the mapping at 0x%llx size %zu",
+			dev->name, dom->name, (unsigned long long)addr, size,
+			(unsigned long long)m.bus, m.size);
 		return -DMAP_EINVAL;
 	}
 	slot_phys = m.data_phys + (addr - m.bus);
@@ -582,8 +634,8 @@ static int bounce_sync(struct dmap_domain *dom, struct dmap_dev *dev, dmap_addr_
 	return ret;
 }
 
-static int dmap_bounce_sync_for_cpu(struct dmap_domain *dom, struct dmap_dev *dev,
-				    dmap_addr_t addr, size_t size, enum dmap_dir dir)
+static int dmap_bounce_sync_for_cpu(struct dmap_domain *dom, struct dmap_dev *dev, dmap_addr_t addr,
+				    size_t size, enum dmap_dir dir)
 {
 	return bounce_sync(dom, dev, addr, size, dir, true);
 }
@@ -654,7 +706,7 @@ static void *dmap_bounce_alloc_coherent(struct dmap_domain *dom, struct dmap_dev
 			    "coherent allocation larger than the maximum mapping size");
 		return NULL;
 	}
-	index = bounce_alloc_run(b, (uint32_t)units64, align_order, &node);
+	index = bounce_alloc_run(b, (uint32_t)units64, align_order, DMAP_BOUNCE_NO_BOUNDARY, &node);
 	if (index < 0) {
 		bounce_fail(b, dev, 0, size, attrs, &b->failed_full,
 			    "coherent allocation: bounce pool is full");
@@ -691,9 +743,10 @@ static int dmap_bounce_free_coherent(struct dmap_domain *dom, struct dmap_dev *d
 	    dmap_bounce_pool_slot_va(m.node->pool, m.index) != cpu_addr ||
 	    !dmap_bounce_pool_claim(m.node->pool, m.index, m.state)) {
 		dmap_rcu_read_unlock();
-		dmap_log(dom->env, DMAP_LOG_WARN,
-			 "dmap: %s: bounce pool '%s': free_coherent of %p (bus 0x%llx size %zu): not a live coherent buffer of this pool",
-			 dev->name, dom->name, cpu_addr, (unsigned long long)handle, size);
+		dmap_log(
+			dom->env, DMAP_LOG_WARN,
+			"dmap: %s: bounce pool '%s': free_coherent of %p (bus 0x%llx size %zu): not a live coherent buffer of this pool",
+			dev->name, dom->name, cpu_addr, (unsigned long long)handle, size);
 		return -DMAP_ENOENT;
 	}
 	node_free_run(b, m.node, m.index);
@@ -781,14 +834,15 @@ int dmap_bounce_get_stats(const struct dmap_domain *domain, struct dmap_bounce_s
 	for (i = 0; i < out->nr_classes; i++)
 		out->classes[i].block_size = (uint64_t)slot_bytes(b) << i;
 	dmap_rcu_read_lock();
-	for (node = &b->primary; node;
-	     node = node == &b->primary ? dmap_rcu_dereference(b->added) :
-					  dmap_rcu_dereference(node->next)) {
+	for (node = &b->primary; node; node = node == &b->primary ?
+						      dmap_rcu_dereference(b->added) :
+						      dmap_rcu_dereference(node->next)) {
 		dmap_bounce_pool_get_stats(node->pool, &ps);
 		out->pools++;
 		out->pool_bytes += ps.slots << b->slot_shift;
 		out->slots_total += ps.slots;
 		out->slots_in_use += ps.slots_in_use;
+		out->slots_free += ps.slots_free;
 		out->high_water_slots += ps.high_water;
 		out->live_mappings += ps.live_runs;
 		out->coalesce_passes += ps.coalesce_passes;
@@ -845,11 +899,12 @@ int dmap_bounce_grow(struct dmap_domain *domain, size_t size)
 	b = to_bounce(domain);
 	if (!b->allow_growth)
 		return -DMAP_EPERM;
-	ret = bounce_add_pool(b, size, b->phys_limit, 0, true);
+	ret = bounce_add_pool(b, size, b->phys_limit, 0, true, NULL);
 	if (ret)
-		dmap_log(domain->env, DMAP_LOG_WARN,
-			 "dmap: bounce pool '%s': cannot grow by %zu bytes (%d): %zu of %zu growth bytes used",
-			 domain->name, size, ret, b->added_bytes, b->growth_cap);
+		dmap_log(
+			domain->env, DMAP_LOG_WARN,
+			"dmap: bounce pool '%s': cannot grow by %zu bytes (%d): %zu of %zu growth bytes used",
+			domain->name, size, ret, b->added_bytes, b->growth_cap);
 	return ret;
 }
 
@@ -887,15 +942,17 @@ int dmap_bounce_domain_create(struct dmap_ctx *ctx, const struct dmap_bounce_con
 	if (config->no_caches)
 		nr_caches = 0;
 	if (!dmap_is_power_of_2(slot) || slot < 512 || slot > 65536) {
-		dmap_log(env, DMAP_LOG_ERR,
-			 "dmap: bounce pool '%s': slot size %zu is not a power of two in 512..65536",
-			 name, slot);
+		dmap_log(
+			env, DMAP_LOG_ERR,
+			"dmap: bounce pool '%s': slot size %zu is not a power of two in 512..65536",
+			name, slot);
 		return -DMAP_EINVAL;
 	}
-	if (nr_caches > DMAP_BOUNCE_POOL_MAX_CACHES || (nr_caches && !dmap_is_power_of_2(nr_caches))) {
+	if (nr_caches > DMAP_BOUNCE_POOL_MAX_CACHES ||
+	    (nr_caches && !dmap_is_power_of_2(nr_caches))) {
 		dmap_log(env, DMAP_LOG_ERR,
-			 "dmap: bounce pool '%s': nr_caches %u is not a power of two up to %u", name,
-			 nr_caches, DMAP_BOUNCE_POOL_MAX_CACHES);
+			 "dmap: bounce pool '%s': nr_caches %u is not a power of two up to %u",
+			 name, nr_caches, DMAP_BOUNCE_POOL_MAX_CACHES);
 		return -DMAP_EINVAL;
 	}
 	top_bytes = slot;
@@ -903,20 +960,22 @@ int dmap_bounce_domain_create(struct dmap_ctx *ctx, const struct dmap_bounce_con
 		top_bytes <<= 1;
 	if (top_bytes > pool_size || max_mapping > (1ull << 30) ||
 	    __builtin_ctzll(top_bytes / slot) >= DMAP_BOUNCE_POOL_MAX_ORDERS) {
-		dmap_log(env, DMAP_LOG_ERR,
-			 "dmap: bounce pool '%s': max mapping size %zu (block %llu) does not fit a pool of %zu bytes (at most 1 GiB)",
-			 name, max_mapping, (unsigned long long)top_bytes, pool_size);
+		dmap_log(
+			env, DMAP_LOG_ERR,
+			"dmap: bounce pool '%s': max mapping size %zu (largest run %llu) does not fit a pool of %zu bytes (at most 1 GiB)",
+			name, max_mapping, (unsigned long long)top_bytes, pool_size);
 		return -DMAP_EINVAL;
 	}
 	if (config->memory && (!config->memory->alloc || !config->memory->free)) {
-		dmap_log(env, DMAP_LOG_ERR, "dmap: bounce pool '%s': memory provider lacks alloc/free",
-			 name);
+		dmap_log(env, DMAP_LOG_ERR,
+			 "dmap: bounce pool '%s': memory provider lacks alloc/free", name);
 		return -DMAP_EINVAL;
 	}
 	if (!config->memory && (!env->ops->alloc_dma_pages || !env->ops->free_dma_pages)) {
-		dmap_log(env, DMAP_LOG_ERR,
-			 "dmap: bounce pool '%s': no memory source (no provider, environment lacks alloc_dma_pages)",
-			 name);
+		dmap_log(
+			env, DMAP_LOG_ERR,
+			"dmap: bounce pool '%s': no memory source (no provider, environment lacks alloc_dma_pages)",
+			name);
 		return -DMAP_ENODEV;
 	}
 

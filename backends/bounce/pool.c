@@ -1,63 +1,58 @@
 // SPDX-License-Identifier: MIT
 /*
- * backends/bounce/pool.c - a lazy buddy allocator on lock-free free lists.
+ * backends/bounce/pool.c - the bounce slot pool: per-CPU and lock-free
+ * size-class free lists in front of an address-ordered first-fit bitmap.
  *
- * Why buddy blocks. Linux swiotlb keeps 2 KiB slots and, per slot, the length
- * of the free run that follows it inside a 128-slot segment; a map scans for a
- * run under an area spinlock, and no run can cross a segment, hence its 256
- * KiB cap. Every alignment rule the bounce backend must keep (page alignment
- * of page-sized mappings, the device's min_align_mask, seg_boundary_mask) is
- * about *natural* alignment, which power-of-two blocks aligned to their own
- * size give for free: a block of 2^k slots starts on a 2^k-slot boundary, so
- * asking for a block of order max(ceil_log2(units), alignment order) is all
- * the "search" a mapping needs, and the largest block (top_order) is a
- * configuration value, not a structural limit.
+ * Two layers, because speed and fragmentation want different things.
  *
- * Why lock-free lists per order. Each order has one free list, a Treiber stack
- * whose head is a 64-bit word holding (tag << 32 | index + 1); the tag grows
- * on every successful update, so a pop that read a head, was preempted while
- * the block was popped, split, merged and pushed again, fails its
- * compare-and-swap instead of installing a stale successor (ABA). A 32-bit tag
- * would have to wrap exactly between one thread's load and its CAS. The links
- * live in the slot metadata and are read and written with relaxed atomics.
+ * The backing store is one bit per slot (1 = not free), searched first fit
+ * from the lowest address for a run of n zero bits at the request's
+ * alignment and inside its segment boundary, and claimed word by word with
+ * compare-and-swap (a conflicting claim rolls back the words it took and
+ * searches on). Address-ordered first fit is the placement policy with the
+ * least fragmentation in the literature (Johnstone and Wilson, 1998) and in
+ * our replays: swiotlb's next-fit rotor and a binary buddy both fail with far
+ * more memory free (docs/bench/bounce.md). Runs of a recycled size class are
+ * placed last fit, from the top, so that the small runs the caches keep do
+ * not pepper the low space the big requests are placed in. A bitmap also coalesces by
+ * itself: freeing a run clears its bits and it is one with its free
+ * neighbours at once, with no merge step and no maximum run but the pool.
+ * Unlike swiotlb there are no segments, so the largest mapping is a
+ * configuration value. No lock is taken: claims are CAS on the words.
  *
- * Why per-CPU caches. Two threads mapping and unmapping would otherwise
- * bounce the list heads between their caches on every call. Each cache (one
- * per dmap_cpu_hint() shard) keeps a few blocks of each small order and the
- * shard's counters; a thread takes its cache with one uncontended
- * compare-and-swap on a line nobody else writes and, if another thread
- * sharing the shard holds it, simply uses the shared lists. No path
- * allocating or freeing ever waits for a lock.
+ * The fast path is the size classes: runs of 1, 2, 4 ... 128 slots (2 KiB to
+ * 256 KiB with the default slot) that are freed go, still marked used in the
+ * bitmap, to a per-CPU cache (a few per class) or to the class's lock-free
+ * list, and the next request of that class takes one back without touching
+ * the bitmap. Each cache is picked by dmap_cpu_hint() and taken with one
+ * uncontended compare-and-swap on a line nobody else writes; a thread that
+ * finds its cache held by another one sharing the shard uses the class lists
+ * instead, so no path ever waits. The class lists are Treiber stacks whose
+ * head is (tag << 32 | index + 1); the tag changes on every update, so a pop
+ * that read a head, was preempted while the run was popped and pushed back,
+ * fails its CAS instead of installing a stale successor (ABA). A 32-bit tag
+ * would have to wrap exactly between one thread's load and its CAS.
  *
- * Why lazy coalescing. Merging a freed block with its buddy needs the buddy
- * out of whatever list holds it, which a Treiber stack cannot do lock-free.
- * So frees only push (the fast path is push/pop), and blocks are merged in
- * bulk when an allocation finds no block of its order or larger (Barkley and
- * Lee's "lazy buddy"): one thread takes the pool's coalesce lock, empties the
- * caches and the lists into a byte-per-slot map of free block heads, merges
- * buddies bottom-up in one sweep per order (O(slots x orders)), and splices
- * the survivors back. Allocators keep running meanwhile: the lists are merely
- * empty for a moment, and one that finds nothing waits for the pass and
- * retries. A pass is skipped when no block was released since the last one,
- * so a really full pool fails fast.
+ * The classes hold memory the first-fit search cannot see, so they are
+ * bounded (a few runs per cache, 16 per list) and, before an allocation
+ * fails, the slow path drains every cache and list back into the bitmap
+ * under the pool's drain lock and searches again. That lock is only ever
+ * taken by an allocation that would otherwise fail.
  *
- * Why trimming. A run of n slots takes a block of 2^k >= n slots and at once
- * returns the tail [n, 2^k) as naturally aligned blocks, so internal waste is
- * below one slot, as in swiotlb, instead of up to half a block. Free returns
- * the run as the same binary decomposition; the next pass merges the pieces.
+ * Finding the run that holds an address: every slot of a run carved from the
+ * bitmap records its head (run_head); a run recycled through a class keeps
+ * its entries, which nobody else writes while the run is cached. A reader
+ * validates the head's state word (LIVE | generation | units) and re-reads
+ * it after reading the run's fields (see bounce.c), so a lookup racing an
+ * unmap and a new map of the same slots reports "not found" rather than
+ * mixing two mappings.
  *
- * Finding the run that holds an address needs no index: a run cut from an
- * order-k block starts at the address rounded down to 2^k slots, so probing
- * each order's candidate head (a handful of loads) finds the only live head
- * whose run covers the address. Heads carry a generation so that a reader
- * can validate the fields it read (see bounce.c).
+ * Index space: slot indices count from the region's base rounded down to
+ * the largest alignment a request may ask (the top block), so index
+ * alignment equals physical alignment; slots before the base and after the
+ * end are permanently marked used.
  *
- * Index space. Slot indices count from the region's base rounded down to
- * the top block size, so index alignment equals physical alignment whatever
- * alignment the memory came with; slots before the base or after the end
- * simply never exist as free blocks.
- *
- * High-water mark. Counting every map in one shared atomic would put a
+ * High-water mark: counting every map in one shared atomic would put a
  * contended line back on the fast path. Each cache counts its own shard; a
  * shard that reaches a new peak of its own sums all shards and raises the
  * pool's mark. That is exact while one thread maps at a time and a lower
@@ -66,21 +61,39 @@
 #include "pool.h"
 
 #define POOL_NO_INDEX 0u
+#define POOL_CLASS_LIST_MAX 16
+
+/* Cache states (pool_cache.busy). */
+#define CACHE_FREE 0u
+#define CACHE_LOCKED 1u /* held for one call by whoever won the CAS */
+#define CACHE_OWNED 2u /* belongs to the thread whose hint + 1 is in .owner */
+
+/*
+ * The hosted environment numbers threads uniquely and never reuses a number
+ * (dmap_env_inline.h), so a thread can own a cache outright and use it with
+ * plain loads and stores. Other environments promise no such thing (a
+ * kernel's CPU number is shared by every task that runs there), so their
+ * caches are locked per call.
+ */
+#ifdef DMAP_ENV_HOSTED
+#define POOL_OWNED_CACHES 1
+#endif
 
 struct pool_list {
 	uint64_t head; /* tag << 32 | (index + 1) */
-	int64_t count; /* blocks in the list (approximate) */
+	int64_t count; /* runs in the list (approximate) */
 } __attribute__((aligned(64)));
 
 struct pool_cache {
-	uint32_t busy;
+	uint32_t busy; /* CACHE_* */
+	uint32_t owner; /* CACHE_OWNED: the owner's dmap_cpu_hint() + 1 */
+	uint64_t seen_drain; /* drains the owner has answered */
 	uint32_t count[DMAP_BOUNCE_POOL_CACHED_ORDERS];
 	uint32_t blocks[DMAP_BOUNCE_POOL_CACHED_ORDERS][DMAP_BOUNCE_POOL_CACHE_DEPTH];
 	/* counters of this shard, written by the holder, read by anyone */
 	int64_t in_use;
 	int64_t peak;
 	uint64_t peak_generation;
-	uint64_t releases;
 	int64_t live_by_order[DMAP_BOUNCE_POOL_MAX_ORDERS];
 } __attribute__((aligned(64)));
 
@@ -93,6 +106,8 @@ struct dmap_bounce_pool {
 	uint64_t nslots;
 	uint32_t lo; /* first index of the region */
 	uint32_t hi; /* one past the last */
+	uint32_t words; /* bitmap words */
+	uint64_t origin_slot; /* origin >> slot_shift: boundary windows are absolute */
 	unsigned int slot_shift;
 	unsigned int top_order;
 	unsigned int nr_caches;
@@ -100,50 +115,229 @@ struct dmap_bounce_pool {
 
 	struct dmap_bounce_slot *slots; /* hi entries */
 	size_t slots_bytes;
-	uint8_t *marks; /* coalescing scratch, hi entries */
+	uint64_t *bitmap; /* 1 = slot not free in the backing store */
+	uint32_t *run_head; /* per slot: head index + 1 of the run it belongs to */
 	struct pool_cache *caches;
 	size_t caches_bytes;
-	struct pool_list lists[DMAP_BOUNCE_POOL_MAX_ORDERS];
+	struct pool_list lists[DMAP_BOUNCE_POOL_CACHED_ORDERS];
 
 	/* fallback counters for calls made without a cache */
 	int64_t in_use __attribute__((aligned(64)));
-	uint64_t releases;
 	int64_t live_by_order[DMAP_BOUNCE_POOL_MAX_ORDERS];
 
 	uint64_t high_water __attribute__((aligned(64)));
 	uint64_t high_water_generation;
 
-	dmap_spinlock_t coalesce_lock;
+	dmap_spinlock_t drain_lock;
 	bool lock_ready;
-	uint64_t coalesce_passes;
-	uint64_t releases_at_pass;
+	uint64_t drains;
 };
+
+/* Freestanding builds may lack the popcount instruction and its libgcc helper. */
+static inline uint64_t popcount64(uint64_t x)
+{
+	x = x - ((x >> 1) & 0x5555555555555555ull);
+	x = (x & 0x3333333333333333ull) + ((x >> 2) & 0x3333333333333333ull);
+	x = (x + (x >> 4)) & 0x0f0f0f0f0f0f0f0full;
+	return (x * 0x0101010101010101ull) >> 56;
+}
 
 static inline unsigned int ceil_log2_u32(uint32_t x)
 {
 	return x <= 1 ? 0 : 32 - (unsigned int)__builtin_clz(x - 1);
 }
 
-/* ---- shared lists ------------------------------------------------------ */
+/* ---- bitmap (backing store) --------------------------------------------- */
 
-static void list_push_chain(struct dmap_bounce_pool *pool, unsigned int order, uint32_t first,
-			    uint32_t last, int64_t n)
+static inline uint64_t word_mask(uint32_t word, uint32_t start, uint32_t end)
+{
+	uint64_t base = (uint64_t)word * 64;
+	uint64_t from = start > base ? start - base : 0;
+	uint64_t to = end > base ? end - base : 0;
+	uint64_t high;
+
+	if (to > 64)
+		to = 64;
+	if (from >= to)
+		return 0;
+	high = to == 64 ? ~0ull : (1ull << to) - 1;
+	return high & ~((1ull << from) - 1);
+}
+
+/* First used slot in [@from, @to), or @to. */
+static uint32_t first_used(const struct dmap_bounce_pool *pool, uint32_t from, uint32_t to)
+{
+	uint32_t w;
+
+	for (w = from / 64; w * 64 < to; w++) {
+		uint64_t bits = dmap_load_relaxed(&pool->bitmap[w]) & word_mask(w, from, to);
+
+		if (bits)
+			return w * 64 + (uint32_t)__builtin_ctzll(bits);
+	}
+	return to;
+}
+
+/* First free slot at or after @from, or hi. */
+static uint32_t first_free(const struct dmap_bounce_pool *pool, uint32_t from)
+{
+	uint32_t w;
+
+	for (w = from / 64; w < pool->words; w++) {
+		uint64_t bits = ~dmap_load_relaxed(&pool->bitmap[w]) & word_mask(w, from, pool->hi);
+
+		if (bits)
+			return w * 64 + (uint32_t)__builtin_ctzll(bits);
+	}
+	return pool->hi;
+}
+
+/* Last used slot in [@from, @to), or UINT32_MAX. */
+static uint32_t last_used(const struct dmap_bounce_pool *pool, uint32_t from, uint32_t to)
+{
+	uint32_t w = (to - 1) / 64 + 1;
+
+	while (w-- > from / 64) {
+		uint64_t bits = dmap_load_relaxed(&pool->bitmap[w]) & word_mask(w, from, to);
+
+		if (bits)
+			return w * 64 + 63 - (uint32_t)__builtin_clzll(bits);
+	}
+	return UINT32_MAX;
+}
+
+/* Last free slot below @below, or UINT32_MAX. */
+static uint32_t last_free(const struct dmap_bounce_pool *pool, uint32_t below)
+{
+	uint32_t w = below ? (below - 1) / 64 + 1 : 0;
+
+	while (w-- > pool->lo / 64) {
+		uint64_t bits =
+			~dmap_load_relaxed(&pool->bitmap[w]) & word_mask(w, pool->lo, below);
+
+		if (bits)
+			return w * 64 + 63 - (uint32_t)__builtin_clzll(bits);
+	}
+	return UINT32_MAX;
+}
+
+static void bitmap_clear(struct dmap_bounce_pool *pool, uint32_t start, uint32_t end)
+{
+	uint32_t w;
+
+	for (w = start / 64; w * 64 < end; w++)
+		__atomic_fetch_and(&pool->bitmap[w], ~word_mask(w, start, end), __ATOMIC_RELEASE);
+}
+
+/* Set [@start, @end) if all of it is clear; all or nothing. */
+static bool bitmap_claim(struct dmap_bounce_pool *pool, uint32_t start, uint32_t end)
+{
+	uint32_t w;
+
+	for (w = start / 64; w * 64 < end; w++) {
+		uint64_t mask = word_mask(w, start, end);
+		uint64_t old = dmap_load_relaxed(&pool->bitmap[w]);
+
+		do {
+			if (old & mask) {
+				/* Someone took part of it: give back the words we set. */
+				if (w * 64 > start)
+					bitmap_clear(pool, start, w * 64);
+				return false;
+			}
+		} while (!__atomic_compare_exchange_n(&pool->bitmap[w], &old, old | mask, 1,
+						      __ATOMIC_ACQUIRE, __ATOMIC_RELAXED));
+	}
+	return true;
+}
+
+/*
+ * First fit: the lowest run of @units free slots starting on a 2^@align
+ * boundary and not crossing a 2^@boundary one (@boundary >= 32: none).
+ */
+static long bitmap_alloc(struct dmap_bounce_pool *pool, uint32_t units, unsigned int align,
+			 unsigned int boundary)
+{
+	uint32_t s = dmap_align_up(pool->lo, 1u << align);
+
+	while ((uint64_t)s + units <= pool->hi) {
+		uint32_t used;
+
+		if (boundary < 32) {
+			uint64_t abs = pool->origin_slot + s;
+			uint64_t window_end =
+				dmap_align_down(abs, 1ull << boundary) + (1ull << boundary);
+
+			if (abs + units > window_end) {
+				s = (uint32_t)(window_end - pool->origin_slot);
+				continue;
+			}
+		}
+		used = first_used(pool, s, s + units);
+		if (used == s + units) {
+			if (bitmap_claim(pool, s, s + units))
+				return s;
+			continue; /* lost a race: look at the same place again */
+		}
+		s = dmap_align_up(first_free(pool, used), 1u << align);
+	}
+	return -1;
+}
+
+/*
+ * Last fit: the highest such run. Runs the classes recycle are placed from
+ * the top, everything else from the bottom, so the small, long-cached runs
+ * do not pepper the space big requests need.
+ */
+static long bitmap_alloc_top(struct dmap_bounce_pool *pool, uint32_t units, unsigned int align,
+			     unsigned int boundary)
+{
+	uint32_t end = pool->hi;
+
+	while (end >= pool->lo + units) {
+		uint32_t s = dmap_align_down(end - units, 1u << align);
+		uint32_t used;
+
+		if (s < pool->lo)
+			break;
+		if (boundary < 32) {
+			uint64_t abs = pool->origin_slot + s;
+
+			if ((abs >> boundary) != ((abs + units - 1) >> boundary)) {
+				end = (uint32_t)(dmap_align_down(abs + units - 1,
+								 1ull << boundary) -
+						 pool->origin_slot);
+				continue;
+			}
+		}
+		used = last_used(pool, s, s + units);
+		if (used == UINT32_MAX) {
+			if (bitmap_claim(pool, s, s + units))
+				return s;
+			continue;
+		}
+		end = last_free(pool, used);
+		if (end == UINT32_MAX)
+			break;
+		end++;
+	}
+	return -1;
+}
+
+/* ---- size-class lists ----------------------------------------------------- */
+
+static void list_push(struct dmap_bounce_pool *pool, unsigned int order, uint32_t index)
 {
 	struct pool_list *list = &pool->lists[order];
 	uint64_t old = dmap_load_relaxed(&list->head);
 	uint64_t desired;
 
 	do {
-		dmap_store_relaxed(&pool->slots[last].next, (uint32_t)old);
-		desired = ((old >> 32) + 1) << 32 | (uint64_t)(first + 1);
+		dmap_store_relaxed(&pool->slots[index].next, (uint32_t)old);
+		desired = ((old >> 32) + 1) << 32 | (uint64_t)(index + 1);
 	} while (!__atomic_compare_exchange_n(&list->head, &old, desired, 1, __ATOMIC_RELEASE,
 					      __ATOMIC_RELAXED));
-	dmap_atomic_add_relaxed(&list->count, n);
-}
-
-static inline void list_push(struct dmap_bounce_pool *pool, unsigned int order, uint32_t index)
-{
-	list_push_chain(pool, order, index, index, 1);
+	dmap_atomic_add_relaxed(&list->count, 1);
 }
 
 static long list_pop(struct dmap_bounce_pool *pool, unsigned int order)
@@ -165,7 +359,7 @@ static long list_pop(struct dmap_bounce_pool *pool, unsigned int order)
 	return (long)index - 1;
 }
 
-/* Take a whole list at once (coalescing); returns the first index + 1. */
+/* Take a whole list at once (drain); returns the first index + 1. */
 static uint32_t list_take_all(struct dmap_bounce_pool *pool, unsigned int order)
 {
 	struct pool_list *list = &pool->lists[order];
@@ -181,101 +375,179 @@ static uint32_t list_take_all(struct dmap_bounce_pool *pool, unsigned int order)
 	return (uint32_t)old;
 }
 
-/* ---- caches ------------------------------------------------------------ */
+/* ---- caches ---------------------------------------------------------------- */
+
+static void bitmap_clear(struct dmap_bounce_pool *pool, uint32_t start, uint32_t end);
+
+/* Give a cache's runs back to the bitmap; caller holds or owns it. */
+static void cache_empty(struct dmap_bounce_pool *pool, struct pool_cache *cache)
+{
+	unsigned int o;
+	uint32_t k;
+
+	for (o = 0; o < DMAP_BOUNCE_POOL_CACHED_ORDERS; o++) {
+		for (k = 0; k < cache->count[o]; k++)
+			bitmap_clear(pool, cache->blocks[o][k], cache->blocks[o][k] + (1u << o));
+		dmap_store_relaxed(&cache->count[o], 0u);
+	}
+}
 
 static struct pool_cache *cache_get(struct dmap_bounce_pool *pool)
 {
 	struct pool_cache *cache;
-	uint32_t idle = 0;
+	unsigned int hint;
+	uint32_t idle = CACHE_FREE;
 
 	if (!pool->nr_caches)
 		return NULL;
-	cache = &pool->caches[dmap_cpu_hint() & (pool->nr_caches - 1)];
-	if (dmap_load_relaxed(&cache->busy))
+	hint = dmap_cpu_hint();
+	cache = &pool->caches[hint & (pool->nr_caches - 1)];
+#ifdef POOL_OWNED_CACHES
+	if (dmap_likely(dmap_load_relaxed(&cache->owner) == hint + 1)) {
+		/* Someone ran short and drained: answer by emptying ours too. */
+		if (dmap_unlikely(dmap_load_relaxed(&pool->drains) != cache->seen_drain)) {
+			cache->seen_drain = dmap_load_relaxed(&pool->drains);
+			cache_empty(pool, cache);
+		}
+		return cache;
+	}
+	if (dmap_load_relaxed(&cache->busy) == CACHE_FREE &&
+	    __atomic_compare_exchange_n(&cache->busy, &idle, CACHE_OWNED, 0, __ATOMIC_ACQUIRE,
+					__ATOMIC_RELAXED)) {
+		/* First use by this thread of a cache nobody owns: it is ours for good. */
+		cache->seen_drain = dmap_load_relaxed(&pool->drains);
+		dmap_store_relaxed(&cache->owner, hint + 1);
+		return cache;
+	}
+	return NULL; /* owned by another thread: use the class lists */
+#else
+	if (dmap_load_relaxed(&cache->busy) != CACHE_FREE)
 		return NULL;
-	if (!__atomic_compare_exchange_n(&cache->busy, &idle, 1, 0, __ATOMIC_ACQUIRE,
+	if (!__atomic_compare_exchange_n(&cache->busy, &idle, CACHE_LOCKED, 0, __ATOMIC_ACQUIRE,
 					 __ATOMIC_RELAXED))
 		return NULL;
 	return cache;
+#endif
 }
 
 static inline void cache_put(struct pool_cache *cache)
 {
+#ifndef POOL_OWNED_CACHES
 	if (cache)
-		dmap_store_release(&cache->busy, 0);
+		dmap_store_release(&cache->busy, CACHE_FREE);
+#else
+	(void)cache;
+#endif
 }
 
-/* A free block goes to the cache if there is room, else to the shared list. */
-static void release_block(struct dmap_bounce_pool *pool, struct pool_cache *cache, uint32_t index,
-			  unsigned int order)
+/* A freed class-sized run: cache, class list, or back to the bitmap. */
+static void release_run(struct dmap_bounce_pool *pool, struct pool_cache *cache, uint32_t index,
+			uint32_t units)
 {
-	/* Counted so that a failing allocation knows whether a merge pass can help. */
-	if (cache)
-		dmap_store_relaxed(&cache->releases, cache->releases + 1);
-	else
-		dmap_atomic_add_relaxed(&pool->releases, 1);
-	if (cache && order < DMAP_BOUNCE_POOL_CACHED_ORDERS) {
-		uint32_t n = cache->count[order];
+	unsigned int order = ceil_log2_u32(units);
 
-		if (n < pool->depth[order]) {
-			cache->blocks[order][n] = index;
-			dmap_store_relaxed(&cache->count[order], n + 1);
+	if ((1u << order) == units && order < DMAP_BOUNCE_POOL_CACHED_ORDERS) {
+		if (cache) {
+			uint32_t n = cache->count[order];
+
+			if (n < pool->depth[order]) {
+				cache->blocks[order][n] = index;
+				dmap_store_relaxed(&cache->count[order], n + 1);
+				return;
+			}
+		}
+		if (dmap_load_relaxed(&pool->lists[order].count) < POOL_CLASS_LIST_MAX) {
+			list_push(pool, order, index);
 			return;
 		}
 	}
-	list_push(pool, order, index);
+	bitmap_clear(pool, index, index + units);
 }
 
-static long take_exact(struct dmap_bounce_pool *pool, struct pool_cache *cache, unsigned int order)
+static inline bool run_fits(const struct dmap_bounce_pool *pool, uint32_t index, uint32_t units,
+			    unsigned int align, unsigned int boundary)
 {
-	if (cache && order < DMAP_BOUNCE_POOL_CACHED_ORDERS) {
+	uint64_t abs = pool->origin_slot + index;
+
+	if (index & ((1u << align) - 1))
+		return false;
+	return boundary >= 32 || (abs >> boundary) == ((abs + units - 1) >> boundary);
+}
+
+/* A recycled run of 2^@order slots that suits the request, or -1. */
+static long take_class(struct dmap_bounce_pool *pool, struct pool_cache *cache, unsigned int order,
+		       unsigned int align, unsigned int boundary)
+{
+	long index;
+
+	if (cache) {
 		uint32_t n = cache->count[order];
 
-		if (n) {
+		if (n &&
+		    run_fits(pool, cache->blocks[order][n - 1], 1u << order, align, boundary)) {
 			dmap_store_relaxed(&cache->count[order], n - 1);
 			return cache->blocks[order][n - 1];
 		}
 	}
-	return list_pop(pool, order);
+	index = list_pop(pool, order);
+	if (index >= 0 && !run_fits(pool, (uint32_t)index, 1u << order, align, boundary)) {
+		list_push(pool, order, (uint32_t)index);
+		return -1;
+	}
+	return index;
 }
 
-/* A block of exactly @order: cached, listed, or split from a larger one. */
-static long take_block(struct dmap_bounce_pool *pool, struct pool_cache *cache, unsigned int order)
+/*
+ * Slow path: give everything the classes hold back to the bitmap. Locked
+ * caches are taken and emptied here; an owned cache only by its owner (the
+ * caller's own now, the others on their owners' next call, which notice the
+ * drain count moved). @mine: the caller's owned cache or NULL.
+ */
+static void drain_classes(struct dmap_bounce_pool *pool, struct pool_cache *mine)
 {
-	unsigned int j;
-	long index = take_exact(pool, cache, order);
+	unsigned int i, o;
 
-	if (index >= 0)
-		return index;
-	for (j = order + 1; j <= pool->top_order; j++) {
-		index = take_exact(pool, cache, j);
-		if (index < 0)
+	dmap_spin_lock(&pool->drain_lock);
+	if (mine) {
+		cache_empty(pool, mine);
+		mine->seen_drain = dmap_load_relaxed(&pool->drains) + 1;
+	}
+	for (i = 0; i < pool->nr_caches; i++) {
+		struct pool_cache *cache = &pool->caches[i];
+		uint32_t idle = CACHE_FREE;
+
+		if (dmap_load_relaxed(&cache->busy) == CACHE_OWNED)
 			continue;
-		while (j > order) {
-			j--;
-			release_block(pool, cache, (uint32_t)index + (1u << j), j);
+		while (!__atomic_compare_exchange_n(&cache->busy, &idle, CACHE_LOCKED, 0,
+						    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+			if (idle == CACHE_OWNED)
+				break;
+			idle = CACHE_FREE;
+			dmap_cpu_relax();
 		}
-		return index;
+		if (idle == CACHE_OWNED)
+			continue;
+		cache_empty(pool, cache);
+		dmap_store_release(&cache->busy, CACHE_FREE);
 	}
-	return -1;
+	for (o = 0; o < DMAP_BOUNCE_POOL_CACHED_ORDERS; o++) {
+		uint32_t next = list_take_all(pool, o);
+		int64_t n = 0;
+
+		while (next != POOL_NO_INDEX) {
+			uint32_t index = next - 1;
+
+			next = dmap_load_relaxed(&pool->slots[index].next);
+			bitmap_clear(pool, index, index + (1u << o));
+			n++;
+		}
+		dmap_atomic_sub_relaxed(&pool->lists[o].count, n);
+	}
+	dmap_atomic_add_relaxed(&pool->drains, 1);
+	dmap_spin_unlock(&pool->drain_lock);
 }
 
-/* Return [@start, @end) (relative to a block head @base aligned to the run) as aligned blocks. */
-static void release_range(struct dmap_bounce_pool *pool, struct pool_cache *cache, uint32_t base,
-			  uint32_t start, uint32_t end)
-{
-	while (start < end) {
-		/* The largest block aligned at @start that fits before @end. */
-		unsigned int order = dmap_fls64(end - start) - 1;
-
-		if (start && dmap_ffs64(start) < order)
-			order = dmap_ffs64(start);
-		release_block(pool, cache, base + start, order);
-		start += 1u << order;
-	}
-}
-
-/* ---- accounting -------------------------------------------------------- */
+/* ---- accounting -------------------------------------------------------------- */
 
 static uint64_t sum_in_use(const struct dmap_bounce_pool *pool)
 {
@@ -285,16 +557,6 @@ static uint64_t sum_in_use(const struct dmap_bounce_pool *pool)
 	for (i = 0; i < pool->nr_caches; i++)
 		total += dmap_load_relaxed(&pool->caches[i].in_use);
 	return total > 0 ? (uint64_t)total : 0;
-}
-
-static uint64_t sum_releases(const struct dmap_bounce_pool *pool)
-{
-	uint64_t total = dmap_load_relaxed(&pool->releases);
-	unsigned int i;
-
-	for (i = 0; i < pool->nr_caches; i++)
-		total += dmap_load_relaxed(&pool->caches[i].releases);
-	return total;
 }
 
 static void raise_high_water(struct dmap_bounce_pool *pool)
@@ -333,140 +595,52 @@ static void account(struct dmap_bounce_pool *pool, struct pool_cache *cache, int
 		raise_high_water(pool);
 }
 
-/* ---- coalescing -------------------------------------------------------- */
+/* ---- public ------------------------------------------------------------------ */
 
-static void mark_chain(struct dmap_bounce_pool *pool, uint32_t first, unsigned int order)
-{
-	int64_t n = 0;
-
-	while (first != POOL_NO_INDEX) {
-		pool->marks[first - 1] = (uint8_t)(order + 1);
-		first = dmap_load_relaxed(&pool->slots[first - 1].next);
-		n++;
-	}
-	dmap_atomic_sub_relaxed(&pool->lists[order].count, n);
-}
-
-/* Push every marked block back onto its list (one splice per order), clearing marks. */
-static void push_marked(struct dmap_bounce_pool *pool)
-{
-	uint32_t first[DMAP_BOUNCE_POOL_MAX_ORDERS];
-	uint32_t last[DMAP_BOUNCE_POOL_MAX_ORDERS];
-	int64_t n[DMAP_BOUNCE_POOL_MAX_ORDERS];
-	unsigned int order;
-	uint32_t i;
-
-	for (order = 0; order <= pool->top_order; order++) {
-		first[order] = POOL_NO_INDEX;
-		n[order] = 0;
-	}
-	for (i = pool->lo; i < pool->hi; i++) {
-		if (!pool->marks[i])
-			continue;
-		order = pool->marks[i] - 1u;
-		pool->marks[i] = 0;
-		dmap_store_relaxed(&pool->slots[i].next, first[order]);
-		if (first[order] == POOL_NO_INDEX)
-			last[order] = i;
-		first[order] = i + 1;
-		n[order]++;
-	}
-	for (order = 0; order <= pool->top_order; order++)
-		if (first[order] != POOL_NO_INDEX)
-			list_push_chain(pool, order, first[order] - 1, last[order], n[order]);
-}
-
-static void merge_marked(struct dmap_bounce_pool *pool)
-{
-	unsigned int order;
-
-	for (order = 0; order < pool->top_order; order++) {
-		uint32_t half = 1u << order;
-		uint32_t step = half << 1;
-		uint32_t p = pool->lo & ~(step - 1);
-
-		for (; p + step <= pool->hi; p += step) {
-			if (p < pool->lo)
-				continue;
-			if (pool->marks[p] == order + 1 && pool->marks[p + half] == order + 1) {
-				pool->marks[p] = (uint8_t)(order + 2);
-				pool->marks[p + half] = 0;
-			}
-		}
-	}
-}
-
-/* Caller holds coalesce_lock. */
-static void coalesce(struct dmap_bounce_pool *pool)
-{
-	unsigned int i, order;
-	uint32_t idle;
-
-	for (i = 0; i < pool->nr_caches; i++) {
-		struct pool_cache *cache = &pool->caches[i];
-
-		idle = 0;
-		while (!__atomic_compare_exchange_n(&cache->busy, &idle, 1, 0, __ATOMIC_ACQUIRE,
-						    __ATOMIC_RELAXED)) {
-			idle = 0;
-			dmap_cpu_relax();
-		}
-		for (order = 0; order < DMAP_BOUNCE_POOL_CACHED_ORDERS; order++) {
-			uint32_t k;
-
-			for (k = 0; k < cache->count[order]; k++)
-				pool->marks[cache->blocks[order][k]] = (uint8_t)(order + 1);
-			dmap_store_relaxed(&cache->count[order], 0);
-		}
-		dmap_store_release(&cache->busy, 0);
-	}
-	for (order = 0; order <= pool->top_order; order++)
-		mark_chain(pool, list_take_all(pool, order), order);
-	merge_marked(pool);
-	push_marked(pool);
-	dmap_atomic_add_relaxed(&pool->coalesce_passes, 1);
-}
-
-/* ---- public ------------------------------------------------------------ */
-
-long dmap_bounce_pool_alloc(struct dmap_bounce_pool *pool, uint32_t units, unsigned int align_order)
+long dmap_bounce_pool_alloc(struct dmap_bounce_pool *pool, uint32_t units, unsigned int align_order,
+			    unsigned int boundary_order)
 {
 	struct pool_cache *cache;
 	unsigned int order;
-	uint64_t passes;
-	long index;
+	bool top_down;
+	long index = -1;
+	uint32_t i;
 
 	if (!units)
 		return -DMAP_EINVAL;
 	order = ceil_log2_u32(units);
-	if (align_order > order)
-		order = align_order;
-	if (order > pool->top_order)
+	if (order > pool->top_order || align_order > pool->top_order)
 		return -DMAP_E2BIG;
+	if (boundary_order < 32 && units > (1u << boundary_order))
+		return -DMAP_ENOSPC; /* can never fit between two boundaries */
 
-	passes = dmap_load_relaxed(&pool->coalesce_passes);
 	cache = cache_get(pool);
-	index = take_block(pool, cache, order);
+	if ((1u << order) == units && order < DMAP_BOUNCE_POOL_CACHED_ORDERS) {
+		index = take_class(pool, cache, order, align_order, boundary_order);
+		if (index >= 0)
+			goto done; /* its run_head entries are still ours */
+	}
+	top_down = (1u << order) == units && order < DMAP_BOUNCE_POOL_CACHED_ORDERS;
+	index = top_down ? bitmap_alloc_top(pool, units, align_order, boundary_order) :
+			   bitmap_alloc(pool, units, align_order, boundary_order);
 	if (dmap_unlikely(index < 0)) {
-		uint64_t releases;
+		struct pool_cache *mine = NULL;
 
+#ifdef POOL_OWNED_CACHES
+		mine = cache; /* still ours after the drain */
+#else
 		cache_put(cache);
 		cache = NULL;
-		dmap_spin_lock(&pool->coalesce_lock);
-		releases = sum_releases(pool);
-		/* Someone merged while we searched, or something came back since the last pass. */
-		if (dmap_load_relaxed(&pool->coalesce_passes) == passes &&
-		    releases != pool->releases_at_pass) {
-			pool->releases_at_pass = releases;
-			coalesce(pool);
-		}
-		dmap_spin_unlock(&pool->coalesce_lock);
-		index = take_block(pool, NULL, order);
+#endif
+		drain_classes(pool, mine);
+		index = top_down ? bitmap_alloc_top(pool, units, align_order, boundary_order) :
+				   bitmap_alloc(pool, units, align_order, boundary_order);
 		if (index < 0)
 			return -DMAP_ENOSPC;
 	}
-	if ((1u << order) > units)
-		release_range(pool, cache, (uint32_t)index, units, 1u << order);
+	for (i = 0; i < units; i++)
+		dmap_store_relaxed(&pool->run_head[index + i], (uint32_t)index + 1);
+done:
 	dmap_store_relaxed(&pool->slots[index].state,
 			   (dmap_load_relaxed(&pool->slots[index].state) &
 			    (DMAP_BOUNCE_STATE_GEN_MASK << DMAP_BOUNCE_STATE_GEN_SHIFT)) |
@@ -480,12 +654,12 @@ void dmap_bounce_pool_publish(struct dmap_bounce_pool *pool, long index)
 {
 	struct dmap_bounce_slot *slot = &pool->slots[index];
 	uint64_t state = dmap_load_relaxed(&slot->state);
-	uint64_t generation = ((state >> DMAP_BOUNCE_STATE_GEN_SHIFT) + 1) &
-			      DMAP_BOUNCE_STATE_GEN_MASK;
+	uint64_t generation =
+		((state >> DMAP_BOUNCE_STATE_GEN_SHIFT) + 1) & DMAP_BOUNCE_STATE_GEN_MASK;
 
 	state &= ~(DMAP_BOUNCE_STATE_GEN_MASK << DMAP_BOUNCE_STATE_GEN_SHIFT);
-	dmap_store_release(&slot->state,
-			   state | DMAP_BOUNCE_STATE_LIVE | generation << DMAP_BOUNCE_STATE_GEN_SHIFT);
+	dmap_store_release(&slot->state, state | DMAP_BOUNCE_STATE_LIVE |
+						 generation << DMAP_BOUNCE_STATE_GEN_SHIFT);
 }
 
 bool dmap_bounce_pool_claim(struct dmap_bounce_pool *pool, long index, uint64_t state)
@@ -500,39 +674,32 @@ void dmap_bounce_pool_free(struct dmap_bounce_pool *pool, long index)
 	struct dmap_bounce_slot *slot = &pool->slots[index];
 	uint64_t state = dmap_load_relaxed(&slot->state);
 	uint32_t units = dmap_bounce_state_units(state);
-	unsigned int order = dmap_bounce_state_order(state);
 	struct pool_cache *cache;
 
 	dmap_store_relaxed(&slot->state, state & ~DMAP_BOUNCE_STATE_LIVE);
 	cache = cache_get(pool);
-	account(pool, cache, -(int64_t)units, order);
-	release_range(pool, cache, (uint32_t)index, 0, units);
+	account(pool, cache, -(int64_t)units, dmap_bounce_state_order(state));
+	release_run(pool, cache, (uint32_t)index, units);
 	cache_put(cache);
 }
 
 long dmap_bounce_pool_find(const struct dmap_bounce_pool *pool, dmap_phys_t phys, uint64_t *state)
 {
-	uint64_t rel, slot_index;
-	unsigned int order;
+	uint64_t slot_index, s;
+	uint32_t head;
 
 	if (phys < pool->phys || phys - pool->phys >= pool->nslots << pool->slot_shift)
 		return -1;
-	rel = phys - pool->origin;
-	slot_index = rel >> pool->slot_shift;
-	for (order = 0; order <= pool->top_order; order++) {
-		uint64_t head = slot_index & ~((1ull << order) - 1);
-		uint64_t s;
-
-		if (head < pool->lo)
-			break;
-		s = dmap_load_acquire(&pool->slots[head].state);
-		if ((s & DMAP_BOUNCE_STATE_LIVE) && dmap_bounce_state_order(s) == order &&
-		    slot_index < head + dmap_bounce_state_units(s)) {
-			*state = s;
-			return (long)head;
-		}
-	}
-	return -1;
+	slot_index = (phys - pool->origin) >> pool->slot_shift;
+	head = dmap_load_relaxed(&pool->run_head[slot_index]);
+	if (!head)
+		return -1;
+	s = dmap_load_acquire(&pool->slots[head - 1].state);
+	if (!(s & DMAP_BOUNCE_STATE_LIVE) || slot_index < head - 1 ||
+	    slot_index >= head - 1 + dmap_bounce_state_units(s))
+		return -1;
+	*state = s;
+	return (long)head - 1;
 }
 
 struct dmap_bounce_slot *dmap_bounce_pool_slot(struct dmap_bounce_pool *pool, long index)
@@ -584,18 +751,23 @@ uint64_t dmap_bounce_pool_total_slots(const struct dmap_bounce_pool *pool)
 
 uint64_t dmap_bounce_pool_largest_free(const struct dmap_bounce_pool *pool)
 {
-	unsigned int order = pool->top_order + 1;
+	uint32_t s = first_free(pool, pool->lo), best = 0;
 
-	while (order-- > 0)
-		if ((uint32_t)dmap_load_relaxed(&pool->lists[order].head) != POOL_NO_INDEX)
-			return 1ull << order;
-	return 0;
+	while (s < pool->hi) {
+		uint32_t end = first_used(pool, s, pool->hi);
+
+		if (end - s > best)
+			best = end - s;
+		s = first_free(pool, end);
+	}
+	return best;
 }
 
 void dmap_bounce_pool_get_stats(const struct dmap_bounce_pool *pool,
 				struct dmap_bounce_pool_stats *out)
 {
 	unsigned int i, order;
+	uint32_t w;
 
 	dmap_memset(out, 0, sizeof(*out));
 	out->slots = pool->nslots;
@@ -603,18 +775,22 @@ void dmap_bounce_pool_get_stats(const struct dmap_bounce_pool *pool,
 	out->high_water = dmap_load_relaxed(&pool->high_water);
 	if (out->high_water < out->slots_in_use)
 		out->high_water = out->slots_in_use;
-	out->coalesce_passes = dmap_load_relaxed(&pool->coalesce_passes);
+	out->coalesce_passes = dmap_load_relaxed(&pool->drains);
+	for (w = 0; w < pool->words; w++)
+		out->slots_free += popcount64(~dmap_load_relaxed(&pool->bitmap[w]));
 	for (order = 0; order <= pool->top_order; order++) {
 		int64_t live = dmap_load_relaxed(&pool->live_by_order[order]);
-		int64_t free_blocks = dmap_load_relaxed(&pool->lists[order].count);
+		int64_t free_runs = 0;
 
+		if (order < DMAP_BOUNCE_POOL_CACHED_ORDERS)
+			free_runs = dmap_load_relaxed(&pool->lists[order].count);
 		for (i = 0; i < pool->nr_caches; i++) {
 			live += dmap_load_relaxed(&pool->caches[i].live_by_order[order]);
 			if (order < DMAP_BOUNCE_POOL_CACHED_ORDERS)
-				free_blocks += dmap_load_relaxed(&pool->caches[i].count[order]);
+				free_runs += dmap_load_relaxed(&pool->caches[i].count[order]);
 		}
 		out->live_by_order[order] = live > 0 ? (uint64_t)live : 0;
-		out->free_by_order[order] = free_blocks > 0 ? (uint64_t)free_blocks : 0;
+		out->free_by_order[order] = free_runs > 0 ? (uint64_t)free_runs : 0;
 		out->live_runs += out->live_by_order[order];
 	}
 }
@@ -625,7 +801,8 @@ void dmap_bounce_pool_reset_high_water(struct dmap_bounce_pool *pool)
 	dmap_atomic_add_relaxed(&pool->high_water_generation, 1);
 }
 
-int dmap_bounce_pool_create(const struct dmap_env *env, const struct dmap_bounce_pool_params *params,
+int dmap_bounce_pool_create(const struct dmap_env *env,
+			    const struct dmap_bounce_pool_params *params,
 			    struct dmap_bounce_pool **out)
 {
 	struct dmap_bounce_pool *pool;
@@ -658,43 +835,48 @@ int dmap_bounce_pool_create(const struct dmap_env *env, const struct dmap_bounce
 	pool->nslots = nslots;
 	pool->lo = (uint32_t)((params->phys - pool->origin) >> params->slot_shift);
 	pool->hi = (uint32_t)hi;
+	pool->words = (uint32_t)((hi + 63) / 64);
+	pool->origin_slot = pool->origin >> params->slot_shift;
 	pool->slot_shift = params->slot_shift;
 	pool->top_order = params->top_order;
 	pool->nr_caches = params->nr_caches;
-	for (order = 0; order < DMAP_BOUNCE_POOL_CACHED_ORDERS; order++) {
-		uint32_t depth = 64u >> order;
+	/*
+	 * A cache holds at most about a quarter of the pool divided among the
+	 * caches (an owned cache of a thread that went idle keeps its runs until
+	 * the thread comes back): deep for small classes, one run of a big class
+	 * only in a pool big enough for it.
+	 */
+	{
+		uint64_t cap = dmap_max(64ull, nslots / (4ull * dmap_max(1u, params->nr_caches)));
 
-		pool->depth[order] = dmap_max(1u, dmap_min(depth, (uint32_t)DMAP_BOUNCE_POOL_CACHE_DEPTH));
+		for (order = 0; order < DMAP_BOUNCE_POOL_CACHED_ORDERS; order++)
+			pool->depth[order] = (uint32_t)dmap_min(
+				cap >> (order + 2), (uint64_t)DMAP_BOUNCE_POOL_CACHE_DEPTH);
 	}
 	pool->slots_bytes = (size_t)hi * sizeof(*pool->slots);
 	pool->slots = env->ops->alloc(env->cookie, pool->slots_bytes, 64, DMAP_ALLOC_ZERO);
-	pool->marks = env->ops->alloc(env->cookie, (size_t)hi, 64, DMAP_ALLOC_ZERO);
+	pool->bitmap = env->ops->alloc(env->cookie, (size_t)pool->words * 8, 64, DMAP_ALLOC_ZERO);
+	pool->run_head =
+		env->ops->alloc(env->cookie, (size_t)hi * sizeof(uint32_t), 64, DMAP_ALLOC_ZERO);
 	pool->caches_bytes = (size_t)pool->nr_caches * sizeof(*pool->caches);
 	if (pool->caches_bytes)
-		pool->caches = env->ops->alloc(env->cookie, pool->caches_bytes, 64,
-					       DMAP_ALLOC_ZERO);
-	if (!pool->slots || !pool->marks || (pool->caches_bytes && !pool->caches)) {
+		pool->caches =
+			env->ops->alloc(env->cookie, pool->caches_bytes, 64, DMAP_ALLOC_ZERO);
+	if (!pool->slots || !pool->bitmap || !pool->run_head ||
+	    (pool->caches_bytes && !pool->caches)) {
 		dmap_bounce_pool_destroy(pool);
 		return -DMAP_ENOMEM;
 	}
 	dmap_memset(pool->slots, 0, pool->slots_bytes);
-	dmap_memset(pool->marks, 0, (size_t)hi);
+	dmap_memset(pool->bitmap, 0, (size_t)pool->words * 8);
+	dmap_memset(pool->run_head, 0, (size_t)hi * sizeof(uint32_t));
 	if (pool->caches)
 		dmap_memset(pool->caches, 0, pool->caches_bytes);
-	dmap_spin_init(&pool->coalesce_lock);
+	/* Slots before the base and in the last word's tail never exist. */
+	for (i = 0; i < pool->words; i++)
+		pool->bitmap[i] = ~word_mask(i, pool->lo, pool->hi);
+	dmap_spin_init(&pool->drain_lock);
 	pool->lock_ready = true;
-
-	/* Carve the region into the largest naturally aligned blocks. */
-	for (i = pool->lo; i < pool->hi;) {
-		order = i ? dmap_ffs64(i) : pool->top_order;
-		if (order > pool->top_order)
-			order = pool->top_order;
-		while (i + (1u << order) > pool->hi)
-			order--;
-		pool->marks[i] = (uint8_t)(order + 1);
-		i += 1u << order;
-	}
-	push_marked(pool);
 	*out = pool;
 	return 0;
 }
@@ -708,11 +890,13 @@ void dmap_bounce_pool_destroy(struct dmap_bounce_pool *pool)
 	env = pool->env;
 	if (pool->slots)
 		env->ops->free(env->cookie, pool->slots, pool->slots_bytes);
-	if (pool->marks)
-		env->ops->free(env->cookie, pool->marks, (size_t)pool->hi);
+	if (pool->bitmap)
+		env->ops->free(env->cookie, pool->bitmap, (size_t)pool->words * 8);
+	if (pool->run_head)
+		env->ops->free(env->cookie, pool->run_head, (size_t)pool->hi * sizeof(uint32_t));
 	if (pool->caches)
 		env->ops->free(env->cookie, pool->caches, pool->caches_bytes);
 	if (pool->lock_ready)
-		dmap_spin_destroy(&pool->coalesce_lock);
+		dmap_spin_destroy(&pool->drain_lock);
 	env->ops->free(env->cookie, pool, sizeof(*pool));
 }

@@ -5,24 +5,26 @@
  * A pool is a pure data structure over one physically contiguous region: it
  * hands out runs of slots and finds the run that contains an address. It
  * neither copies data nor logs; bounce.c does both. pool.c explains the
- * algorithm (a lazy buddy system over lock-free per-order free lists).
+ * algorithm (per-CPU caches and lock-free size-class lists in front of an
+ * address-ordered first-fit bitmap).
  */
 #ifndef DMAP_BOUNCE_POOL_H
 #define DMAP_BOUNCE_POOL_H
 
 #include <dmap/ops.h>
 
-/* Orders a pool can have: blocks of slot << 0 .. slot << (MAX_ORDERS - 1). */
+/* Size classes by ceil_log2(slots): runs of up to slot << (MAX_ORDERS - 1). */
 #define DMAP_BOUNCE_POOL_MAX_ORDERS 24
-/* Orders kept in the per-CPU caches (2 KiB slots: 2 KiB .. 256 KiB). */
+/* Classes recycled by the caches and class lists (2 KiB slots: 2 KiB .. 256 KiB). */
 #define DMAP_BOUNCE_POOL_CACHED_ORDERS 8
-/* Blocks per order and cache. */
+/* Runs per class and cache (fewer for big classes). */
 #define DMAP_BOUNCE_POOL_CACHE_DEPTH 8
 /* Largest number of per-CPU caches. */
 #define DMAP_BOUNCE_POOL_MAX_CACHES 64
 
 /*
- * Head-slot state word of a live mapping: LIVE | generation | order | units.
+ * Head-slot state word of a live mapping: LIVE | generation | class | units
+ * (class = ceil_log2(units)).
  * The generation changes every time the slot heads a new mapping, so a
  * lock-free reader can tell that the fields it read belong to one mapping.
  */
@@ -57,7 +59,7 @@ struct dmap_bounce_slot {
 	uint32_t offset;
 	uint32_t flags;
 	uint32_t next; /* free-list link: index + 1, 0 ends the list (atomic) */
-};
+} __attribute__((aligned(64))); /* one line each: CPUs recycling neighbours do not share */
 
 /**
  * struct dmap_bounce_pool_params - what a pool manages.
@@ -66,7 +68,7 @@ struct dmap_bounce_slot {
  * @va: CPU pointer of @phys; may be NULL when nobody needs one (benchmarks).
  * @size: bytes; whole slots are used, a partial slot at the end is ignored.
  * @slot_shift: log2 of the slot size, 9..16.
- * @top_order: largest block is slot << top_order; < DMAP_BOUNCE_POOL_MAX_ORDERS.
+ * @top_order: largest run and alignment is slot << top_order; < DMAP_BOUNCE_POOL_MAX_ORDERS.
  * @nr_caches: per-CPU caches, 0 (none) or a power of two up to
  *             DMAP_BOUNCE_POOL_MAX_CACHES.
  */
@@ -86,9 +88,10 @@ struct dmap_bounce_pool_params {
  * @slots_in_use: slots inside live runs (exact when no call is in flight).
  * @high_water: most slots in use at once since the last reset (see pool.c).
  * @live_runs: runs allocated and not freed.
- * @coalesce_passes: slow-path merges performed.
- * @live_by_order: live runs by the order of the block they were cut from.
- * @free_by_order: free blocks by order, in the shared lists and the caches.
+ * @coalesce_passes: slow-path drains of the classes into the bitmap.
+ * @slots_free: slots free in the bitmap (runs held by the classes excluded).
+ * @live_by_order: live runs by class (ceil_log2 of their slots).
+ * @free_by_order: free runs held by each class (caches and lists).
  */
 struct dmap_bounce_pool_stats {
 	uint64_t slots;
@@ -96,6 +99,7 @@ struct dmap_bounce_pool_stats {
 	uint64_t high_water;
 	uint64_t live_runs;
 	uint64_t coalesce_passes;
+	uint64_t slots_free;
 	uint64_t live_by_order[DMAP_BOUNCE_POOL_MAX_ORDERS];
 	uint64_t free_by_order[DMAP_BOUNCE_POOL_MAX_ORDERS];
 };
@@ -107,7 +111,8 @@ struct dmap_bounce_pool;
  * @env: metadata comes from env->ops->alloc.
  * Context: may sleep. Returns 0, -EINVAL (bad parameters), -ENOMEM.
  */
-int dmap_bounce_pool_create(const struct dmap_env *env, const struct dmap_bounce_pool_params *params,
+int dmap_bounce_pool_create(const struct dmap_env *env,
+			    const struct dmap_bounce_pool_params *params,
 			    struct dmap_bounce_pool **out);
 
 /** dmap_bounce_pool_destroy() - free the metadata (not the region). NULL: no-op. */
@@ -115,13 +120,19 @@ void dmap_bounce_pool_destroy(struct dmap_bounce_pool *pool);
 
 /**
  * dmap_bounce_pool_alloc() - take a run of @units slots whose first slot is
- * aligned (in absolute physical address) to slot << @align_order.
- * Context: any; lock-free except for the coalescing slow path, which one
- * thread at a time runs under the pool's lock when the free lists cannot
- * serve. Returns the head slot index, or -ENOSPC (nothing fits) or -E2BIG
- * (larger than the pool's biggest block).
+ * aligned (in absolute physical address) to slot << @align_order and which
+ * does not cross a (slot << @boundary_order) boundary (@boundary_order >= 32:
+ * no boundary).
+ * Context: any; lock-free except for the slow path, which one thread at a
+ * time runs under the pool's lock when nothing fits (it drains the classes
+ * back into the bitmap). Returns the head slot index, or -ENOSPC (nothing
+ * fits) or -E2BIG (larger than 2^top_order slots).
  */
-long dmap_bounce_pool_alloc(struct dmap_bounce_pool *pool, uint32_t units, unsigned int align_order);
+long dmap_bounce_pool_alloc(struct dmap_bounce_pool *pool, uint32_t units, unsigned int align_order,
+			    unsigned int boundary_order);
+
+/* No segment boundary for dmap_bounce_pool_alloc(). */
+#define DMAP_BOUNCE_NO_BOUNDARY 32u
 
 /**
  * dmap_bounce_pool_publish() - make run @index findable by
@@ -130,8 +141,8 @@ long dmap_bounce_pool_alloc(struct dmap_bounce_pool *pool, uint32_t units, unsig
 void dmap_bounce_pool_publish(struct dmap_bounce_pool *pool, long index);
 
 /**
- * dmap_bounce_pool_free() - return a run. If it was published, @state must
- * be the state dmap_bounce_pool_claim() took back; the caller owns the run.
+ * dmap_bounce_pool_free() - return a run. If it was published, it must have
+ * been claimed first (dmap_bounce_pool_claim()); the caller owns the run.
  */
 void dmap_bounce_pool_free(struct dmap_bounce_pool *pool, long index);
 
@@ -179,7 +190,7 @@ uint64_t dmap_bounce_pool_slots_in_use(const struct dmap_bounce_pool *pool);
 /** dmap_bounce_pool_total_slots() - slots managed. */
 uint64_t dmap_bounce_pool_total_slots(const struct dmap_bounce_pool *pool);
 
-/** dmap_bounce_pool_largest_free() - slots of the largest block in a shared list (hint). */
+/** dmap_bounce_pool_largest_free() - slots of the longest free run in the bitmap (a scan). */
 uint64_t dmap_bounce_pool_largest_free(const struct dmap_bounce_pool *pool);
 
 #endif /* DMAP_BOUNCE_POOL_H */

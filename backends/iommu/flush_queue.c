@@ -14,7 +14,7 @@
  * timeout. What must never happen is a stale entry aliasing a *new* mapping,
  * so queued IOVAs and table pages are released only after the flush.
  *
- * Exactly Linux's scheme: per-CPU power-of-two rings under per-CPU locks; a
+ * Linux's scheme: per-CPU power-of-two rings under per-CPU locks; a
  * global pair of counters, flush_start and flush_finish. An entry is stamped
  * with flush_start when queued (after its PTEs were cleared); it may be
  * released once flush_finish has passed its stamp, i.e. a whole flush began
@@ -30,6 +30,8 @@
 
 #include "iommu_internal.h"
 
+#define FQ_CLOCK_EVERY 16
+
 struct fq_entry {
 	uint64_t pfn;
 	uint64_t count;
@@ -39,11 +41,13 @@ struct fq_entry {
 };
 
 struct fq_ring {
-	dmap_spinlock_t lock;
+	uint32_t busy; /* the ring's lock word: see ring_trylock() */
 	unsigned int head, tail; /* free-running; head == tail: empty */
 	uint64_t oldest_ns; /* queued_ns of entries[head] (read racily by poll) */
 	bool nonempty; /* read racily by poll */
 	uint64_t queued; /* written under @lock, read relaxed */
+	uint64_t clock; /* now_ns as last read (under @lock) */
+	unsigned int clock_age; /* enqueues since @clock was read */
 	struct fq_entry *entries;
 } __attribute__((aligned(64)));
 
@@ -52,7 +56,7 @@ struct dmap_iommu_fq {
 	uint64_t timeout_ns;
 	uint64_t flush_start;
 	uint64_t flush_finish;
-	uint64_t flushes, full_flushes, timeout_flushes;
+	uint64_t flushes, full_flushes, timeout_flushes, strict_fallbacks;
 	struct fq_ring rings[IOMMU_SHARDS];
 };
 
@@ -66,12 +70,31 @@ int dmap_iommu_fq_create(struct dmap_iommu_domain *d, unsigned int size, uint64_
 	dmap_memset(fq, 0, sizeof(*fq));
 	fq->size = size;
 	fq->timeout_ns = timeout_ns;
-	for (unsigned int i = 0; i < IOMMU_SHARDS; i++) {
-		dmap_spin_init(&fq->rings[i].lock);
-		/* Rings are allocated on first use: most CPUs never unmap. */
-	}
+	/* Rings are allocated on first use: most CPUs never unmap. */
 	d->fq = fq;
 	return 0;
+}
+
+/*
+ * A ring's lock is one atomic word. The unmap path only tries it: when it is
+ * busy (a flush from another CPU is draining this ring, or more threads than
+ * rings share it) that one unmap is done strictly instead, which is always
+ * correct, so no unmap waits behind a preempted thread. Only flushes wait.
+ */
+static inline bool ring_trylock(struct fq_ring *ring)
+{
+	return dmap_load_relaxed(&ring->busy) == 0 && dmap_xchg(&ring->busy, 1) == 0;
+}
+
+static inline void ring_lock(struct fq_ring *ring)
+{
+	while (!ring_trylock(ring))
+		dmap_cpu_relax();
+}
+
+static inline void ring_unlock(struct fq_ring *ring)
+{
+	dmap_store_release(&ring->busy, 0);
 }
 
 static void fq_release_entry(struct dmap_iommu_domain *d, struct fq_entry *e)
@@ -125,10 +148,10 @@ void dmap_iommu_fq_flush(struct dmap_iommu_domain *d)
 
 		if (!dmap_load_relaxed(&ring->nonempty))
 			continue;
-		dmap_spin_lock(&ring->lock);
+		ring_lock(ring);
 		if (ring->entries)
 			fq_ring_free_locked(d, fq, ring);
-		dmap_spin_unlock(&ring->lock);
+		ring_unlock(ring);
 	}
 }
 
@@ -159,23 +182,29 @@ void dmap_iommu_fq_queue(struct dmap_iommu_domain *d, uint64_t pfn, uint64_t cou
 	struct dmap_iommu_fq *fq = d->fq;
 	struct fq_ring *ring = &fq->rings[dmap_cpu_hint() % IOMMU_SHARDS];
 	unsigned int mask = fq->size - 1;
-	uint64_t now = dmap_env_now_ns(d->env);
 	bool timed_out = false;
 	struct fq_entry *e;
+	uint64_t now;
 
-	dmap_spin_lock(&ring->lock);
+	if (!ring_trylock(ring))
+		goto strict;
+	/*
+	 * Reading the clock costs as much as the rest of a deferred unmap, so a
+	 * busy ring reads it every FQ_CLOCK_EVERY enqueues and stamps entries
+	 * with the last reading. Stamps are then early, never late, so entries
+	 * are flushed no later than the timeout plus FQ_CLOCK_EVERY unmaps.
+	 */
+	if (ring->head == ring->tail || ++ring->clock_age >= FQ_CLOCK_EVERY) {
+		ring->clock = dmap_env_now_ns(d->env);
+		ring->clock_age = 0;
+	}
+	now = ring->clock;
 	if (dmap_unlikely(!ring->entries)) {
 		ring->entries = dmap_env_alloc(d->env, fq->size * sizeof(*ring->entries),
 					       DMAP_ALLOC_ATOMIC);
 		if (!ring->entries) {
-			/* No ring: behave strictly for this unmap. */
-			dmap_spin_unlock(&ring->lock);
-			dmap_iommu_tlb_sync(d, pfn << d->granule_shift,
-					    ((pfn + count) << d->granule_shift) - 1);
-			dmap_iommu_free_iova(d, pfn << d->granule_shift, count);
-			if (freelist)
-				dmap_iommu_free_tables_rcu(d, freelist);
-			return;
+			ring_unlock(ring);
+			goto strict;
 		}
 	}
 	/* Reclaim what earlier flushes already covered. */
@@ -204,7 +233,14 @@ void dmap_iommu_fq_queue(struct dmap_iommu_domain *d, uint64_t pfn, uint64_t cou
 	}
 	ring->tail++;
 	dmap_store_relaxed(&ring->queued, ring->queued + 1);
-	dmap_spin_unlock(&ring->lock);
+	ring_unlock(ring);
+	return;
+strict:
+	/* No ring to queue on (busy, or no memory for it): this unmap is strict. */
+	dmap_iommu_tlb_sync(d, pfn << d->granule_shift, ((pfn + count) << d->granule_shift) - 1);
+	dmap_iommu_free_iova(d, pfn << d->granule_shift, count);
+	dmap_iommu_free_tables_rcu(d, freelist);
+	dmap_atomic_add_relaxed(&fq->strict_fallbacks, 1);
 }
 
 void dmap_iommu_fq_destroy(struct dmap_iommu_domain *d)
@@ -219,7 +255,6 @@ void dmap_iommu_fq_destroy(struct dmap_iommu_domain *d)
 
 		if (ring->entries)
 			dmap_env_free(d->env, ring->entries, fq->size * sizeof(*ring->entries));
-		dmap_spin_destroy(&ring->lock);
 	}
 	d->fq = NULL;
 	d->env->ops->free(d->env->cookie, fq, sizeof(*fq));
@@ -235,4 +270,5 @@ void dmap_iommu_fq_get_stats(struct dmap_iommu_domain *d, struct dmap_iommu_fq_s
 	out->flushes = dmap_load_relaxed(&d->fq->flushes);
 	out->full_flushes = dmap_load_relaxed(&d->fq->full_flushes);
 	out->timeout_flushes = dmap_load_relaxed(&d->fq->timeout_flushes);
+	out->strict_fallbacks = dmap_load_relaxed(&d->fq->strict_fallbacks);
 }

@@ -171,9 +171,10 @@ void dmap_iommu_free_iova(struct dmap_iommu_domain *d, uint64_t iova, uint64_t c
 	int ret = dmap_iova_free(d->iovad, iova >> d->granule_shift, count);
 
 	if (ret)
-		dmap_log(d->env, DMAP_LOG_ERR,
-			 "iommu %s: IOVA range [%llx, +%llx granules) freed twice or never allocated",
-			 d->name, (unsigned long long)iova, (unsigned long long)count);
+		dmap_log(
+			d->env, DMAP_LOG_ERR,
+			"iommu %s: IOVA range [%llx, +%llx granules) freed twice or never allocated",
+			d->name, (unsigned long long)iova, (unsigned long long)count);
 }
 
 /* ---- table writing ------------------------------------------------------ */
@@ -191,6 +192,11 @@ static size_t pick_pgsize(uint64_t bitmap, uint64_t iova, uint64_t paddr, size_t
 	uint64_t pgsizes, bigger;
 	unsigned int idx;
 
+	/* The common case, one smallest page: nothing to choose. */
+	if (size == (bitmap & -bitmap)) {
+		*count = 1;
+		return size;
+	}
 	pgsizes = bitmap & genmask_low(dmap_fls64(size) - 1);
 	if (addr_merge)
 		pgsizes &= genmask_low(dmap_ffs64(addr_merge));
@@ -317,8 +323,7 @@ static uint64_t limit_granule(const struct dmap_iommu_domain *d, uint64_t limit)
 }
 
 /* Allocate @count granules below @limit; on a miss drain the flush queue and retry. */
-static int alloc_iova(struct dmap_iommu_domain *d, uint64_t count, uint64_t limit,
-		      uint64_t *iova)
+static int alloc_iova(struct dmap_iommu_domain *d, uint64_t count, uint64_t limit, uint64_t *iova)
 {
 	uint64_t pfn;
 	int ret = dmap_iova_alloc(d->iovad, count, limit_granule(d, limit), &pfn);
@@ -339,10 +344,12 @@ static void report_alloc_failure(struct dmap_iommu_domain *d, struct dmap_dev *d
 	if (attrs & DMAP_ATTR_NO_WARN)
 		return;
 	if (ret == -DMAP_ENOSPC)
-		dmap_log(d->env, DMAP_LOG_WARN,
-			 "iommu %s: %s: IOVA space exhausted: no %zu-byte range below %llx in aperture [%llx, %llx]",
-			 d->name, dev->name, size, (unsigned long long)limit,
-			 (unsigned long long)d->aperture_first, (unsigned long long)d->aperture_last);
+		dmap_log(
+			d->env, DMAP_LOG_WARN,
+			"iommu %s: %s: IOVA space exhausted: no %zu-byte range below %llx in aperture [%llx, %llx]",
+			d->name, dev->name, size, (unsigned long long)limit,
+			(unsigned long long)d->aperture_first,
+			(unsigned long long)d->aperture_last);
 	else
 		dmap_log(d->env, DMAP_LOG_WARN,
 			 "iommu %s: %s: out of memory allocating %zu bytes of IOVA", d->name,
@@ -375,11 +382,12 @@ static dmap_addr_t map_contig(struct dmap_iommu_domain *d, struct dmap_dev *dev,
 	ret = map_range(d, iova, base, len, prot, &mapped);
 	if (ret) {
 		if (!(attrs & DMAP_ATTR_NO_WARN))
-			dmap_log(d->env, DMAP_LOG_WARN,
-				 "iommu %s: %s: cannot map phys %llx size %zu at IOVA %llx (%s %u-bit output): error %d",
-				 d->name, dev->name, (unsigned long long)phys, size,
-				 (unsigned long long)iova, dmap_pgtable_format_name(d->format),
-				 d->oas, ret);
+			dmap_log(
+				d->env, DMAP_LOG_WARN,
+				"iommu %s: %s: cannot map phys %llx size %zu at IOVA %llx (%s %u-bit output): error %d",
+				d->name, dev->name, (unsigned long long)phys, size,
+				(unsigned long long)iova, dmap_pgtable_format_name(d->format),
+				d->oas, ret);
 		if (mapped)
 			unmap_and_release(d, iova, mapped, true, false);
 		dmap_iommu_free_iova(d, iova, len >> d->granule_shift);
@@ -396,9 +404,8 @@ static bool needs_bounce(const struct dmap_iommu_domain *d, const struct dmap_de
 	return (dev->flags & DMAP_DEV_UNTRUSTED) && ((addr | size) & (d->granule - 1));
 }
 
-static dmap_addr_t map_bounced(struct dmap_iommu_domain *d, struct dmap_dev *dev,
-			       dmap_phys_t phys, size_t size, enum dmap_dir dir,
-			       unsigned long attrs)
+static dmap_addr_t map_bounced(struct dmap_iommu_domain *d, struct dmap_dev *dev, dmap_phys_t phys,
+			       size_t size, enum dmap_dir dir, unsigned long attrs)
 {
 	uint64_t offset = phys & (d->granule - 1);
 	dmap_phys_t span_start = phys - offset;
@@ -407,19 +414,21 @@ static dmap_addr_t map_bounced(struct dmap_iommu_domain *d, struct dmap_dev *dev
 
 	if (!d->bounce) {
 		if (!(attrs & DMAP_ATTR_NO_WARN))
-			dmap_log(d->env, DMAP_LOG_WARN,
-				 "iommu %s: %s: untrusted device, phys %llx size %zu not granule aligned and no bounce domain: unable to map unaligned transaction",
-				 d->name, dev->name, (unsigned long long)phys, size);
+			dmap_log(
+				d->env, DMAP_LOG_WARN,
+				"iommu %s: %s: untrusted device, phys %llx size %zu not granule aligned and no bounce domain: unable to map unaligned transaction",
+				d->name, dev->name, (unsigned long long)phys, size);
 		return DMAP_MAPPING_ERROR;
 	}
 	slot = dmap_domain_call_map_phys(d->bounce, dev, span_start, span, dir,
 					 attrs | DMAP_ATTR_SKIP_CPU_SYNC);
 	if (slot == DMAP_MAPPING_ERROR) {
 		if (!(attrs & DMAP_ATTR_NO_WARN))
-			dmap_log(d->env, DMAP_LOG_WARN,
-				 "iommu %s: %s: bounce domain %s cannot take %zu bytes for phys %llx",
-				 d->name, dev->name, dmap_domain_name(d->bounce), span,
-				 (unsigned long long)phys);
+			dmap_log(
+				d->env, DMAP_LOG_WARN,
+				"iommu %s: %s: bounce domain %s cannot take %zu bytes for phys %llx",
+				d->name, dev->name, dmap_domain_name(d->bounce), span,
+				(unsigned long long)phys);
 		return DMAP_MAPPING_ERROR;
 	}
 	if (slot & (d->granule - 1) || !d->bounced) {
@@ -500,8 +509,8 @@ static dmap_addr_t iommu_map_phys(struct dmap_domain *dom, struct dmap_dev *dev,
 
 	if (dmap_unlikely(needs_bounce(d, dev, phys, size)))
 		return map_bounced(d, dev, phys, size, dir, attrs);
-	return map_contig(d, dev, phys, size, dir_to_prot(dev, dir, attrs),
-			  dmap_dev_dma_limit(dev), attrs);
+	return map_contig(d, dev, phys, size, dir_to_prot(dev, dir, attrs), dmap_dev_dma_limit(dev),
+			  attrs);
 }
 
 static int unmap_contig(struct dmap_iommu_domain *d, struct dmap_dev *dev, dmap_addr_t addr,
@@ -510,20 +519,33 @@ static int unmap_contig(struct dmap_iommu_domain *d, struct dmap_dev *dev, dmap_
 	uint64_t offset = addr & (d->granule - 1);
 	uint64_t iova = addr - offset;
 	uint64_t len = dmap_align_up(offset + size, d->granule);
+	size_t unmapped;
 
 	if (iova < d->aperture_first || iova + len - 1 > d->aperture_last || iova + len < iova) {
 		dmap_log(d->env, DMAP_LOG_WARN,
 			 "iommu %s: %s: unmap of %llx size %zu outside the aperture [%llx, %llx]",
 			 d->name, dev->name, (unsigned long long)addr, size,
-			 (unsigned long long)d->aperture_first, (unsigned long long)d->aperture_last);
+			 (unsigned long long)d->aperture_first,
+			 (unsigned long long)d->aperture_last);
 		return -DMAP_ENOENT;
 	}
-	if (!unmap_and_release(d, iova, len, false, true)) {
+	/*
+	 * Untrusted devices are always invalidated strictly (Linux does not give
+	 * them a flush queue either): a stale IOTLB entry would let the device
+	 * keep reading a page, or a bounce slot, that is about to be reused.
+	 */
+	unmapped = unmap_and_release(d, iova, len, dev->flags & DMAP_DEV_UNTRUSTED, true);
+	if (!unmapped) {
 		dmap_log(d->env, DMAP_LOG_WARN,
 			 "iommu %s: %s: unmap of IOVA %llx size %zu: nothing mapped there", d->name,
 			 dev->name, (unsigned long long)addr, size);
 		return -DMAP_ENOENT;
 	}
+	if (unmapped < len)
+		dmap_log(
+			d->env, DMAP_LOG_WARN,
+			"iommu %s: %s: unmap of IOVA %llx size %zu: only %zu bytes were mapped (size differs from the mapping's?)",
+			d->name, dev->name, (unsigned long long)addr, size, unmapped);
 	return 0;
 }
 
@@ -626,7 +648,8 @@ static int iommu_map_sg(struct dmap_domain *dom, struct dmap_dev *dev, struct dm
 	if (sg_needs_bounce(d, dev, sg, nents)) {
 		/* Bounced entries cannot share one IOVA range: map them one by one. */
 		for (int i = 0; i < nents; i++) {
-			sg[i].dma_addr = iommu_map_phys(dom, dev, sg[i].phys, sg[i].len, dir, attrs);
+			sg[i].dma_addr =
+				iommu_map_phys(dom, dev, sg[i].phys, sg[i].len, dir, attrs);
 			if (sg[i].dma_addr == DMAP_MAPPING_ERROR) {
 				while (i--)
 					iommu_unmap_phys(dom, dev, sg[i].dma_addr, sg[i].len, dir,
@@ -661,10 +684,11 @@ static int iommu_map_sg(struct dmap_domain *dom, struct dmap_dev *dev, struct dm
 		ret = map_range(d, iova + pos, sg[i].phys - offset, span, prot, &mapped);
 		if (ret) {
 			if (!(attrs & DMAP_ATTR_NO_WARN))
-				dmap_log(d->env, DMAP_LOG_WARN,
-					 "iommu %s: %s: map_sg entry %d (phys %llx len %zu) failed: error %d",
-					 d->name, dev->name, i, (unsigned long long)sg[i].phys,
-					 sg[i].len, ret);
+				dmap_log(
+					d->env, DMAP_LOG_WARN,
+					"iommu %s: %s: map_sg entry %d (phys %llx len %zu) failed: error %d",
+					d->name, dev->name, i, (unsigned long long)sg[i].phys,
+					sg[i].len, ret);
 			if (pos + mapped)
 				unmap_and_release(d, iova, pos + mapped, true, false);
 			dmap_iommu_free_iova(d, iova, total >> d->granule_shift);
@@ -712,9 +736,10 @@ static void *iommu_alloc_coherent(struct dmap_domain *dom, struct dmap_dev *dev,
 
 	*handle = DMAP_MAPPING_ERROR;
 	if (!env->ops->alloc_dma_pages) {
-		dmap_log(env, DMAP_LOG_WARN,
-			 "iommu %s: %s: environment cannot allocate DMA pages for a coherent buffer",
-			 d->name, dev->name);
+		dmap_log(
+			env, DMAP_LOG_WARN,
+			"iommu %s: %s: environment cannot allocate DMA pages for a coherent buffer",
+			d->name, dev->name);
 		return NULL;
 	}
 	if (len < size)
@@ -767,8 +792,8 @@ static size_t iommu_max_mapping_size(struct dmap_domain *dom, struct dmap_dev *d
 
 	if (!(dev->flags & DMAP_DEV_UNTRUSTED) || !d->bounce)
 		return SIZE_MAX;
-	max = d->bounce->ops->max_mapping_size ? d->bounce->ops->max_mapping_size(d->bounce, dev)
-					       : SIZE_MAX;
+	max = d->bounce->ops->max_mapping_size ? d->bounce->ops->max_mapping_size(d->bounce, dev) :
+						 SIZE_MAX;
 	if (max == SIZE_MAX)
 		return max;
 	/* A bounced buffer takes its whole granule span in the bounce pool. */
@@ -851,19 +876,19 @@ static int iommu_translate(struct dmap_domain *dom, struct dmap_dev *dev, dmap_a
 		if (dmap_iotlb_lookup(&d->iotlb, addr, &phys, &perm, &last) &&
 		    !((access & rwx) & ~perm) &&
 		    (!(perm & DMAP_ACCESS_PRIV) || (access & DMAP_ACCESS_PRIV))) {
-			dmap_atomic_add_relaxed(&iommu_stat(d)->iotlb_hits, 1);
+			iommu_stat_inc(&iommu_stat(d)->iotlb_hits);
 			out->phys = phys;
 			out->len = last - addr >= SIZE_MAX ? SIZE_MAX : (size_t)(last - addr) + 1;
 			out->perm = perm & (DMAP_ACCESS_READ | DMAP_ACCESS_WRITE);
 			return 0;
 		}
 		/* A miss, or an entry that would fault: the walk decides (and reports). */
-		dmap_atomic_add_relaxed(&iommu_stat(d)->iotlb_misses, 1);
+		iommu_stat_inc(&iommu_stat(d)->iotlb_misses);
 		gen = dmap_iotlb_gen(&d->iotlb);
 	}
 	ret = d->pt->ops->walk(d->pt, addr, access, &w, &reason, &level);
 	if (ret) {
-		dmap_atomic_add_relaxed(&iommu_stat(d)->walk_faults, 1);
+		iommu_stat_inc(&iommu_stat(d)->walk_faults);
 		if (!fault)
 			return -DMAP_EFAULT;
 		fault->reason = ret == -DMAP_EFAULT ? reason : DMAP_FAULT_ADDR_SIZE;
@@ -874,10 +899,9 @@ static int iommu_translate(struct dmap_domain *dom, struct dmap_dev *dev, dmap_a
 		uint64_t leaf_first = addr & ~(uint64_t)(w.leaf_size - 1);
 		uint64_t leaf_last = leaf_first + w.leaf_size - 1;
 
-		if (d->use_iotlb &&
-		    dmap_iotlb_fill(&d->iotlb, gen, leaf_first, leaf_last,
-				    w.phys - (addr - leaf_first), w.perm))
-			dmap_atomic_add_relaxed(&iommu_stat(d)->iotlb_fills, 1);
+		if (d->use_iotlb && dmap_iotlb_fill(&d->iotlb, gen, leaf_first, leaf_last,
+						    w.phys - (addr - leaf_first), w.perm))
+			iommu_stat_inc(&iommu_stat(d)->iotlb_fills);
 		out->phys = w.phys;
 		out->len = leaf_last - addr >= SIZE_MAX ? SIZE_MAX : (size_t)(leaf_last - addr) + 1;
 		out->perm = w.perm & (DMAP_ACCESS_READ | DMAP_ACCESS_WRITE);
@@ -966,13 +990,14 @@ int dmap_iommu_domain_create(struct dmap_ctx *ctx, const struct dmap_iommu_confi
 		return -DMAP_EINVAL;
 	*out = NULL;
 	if (!env->ops->alloc_table_page || !env->ops->free_table_page)
-		return config_error(env, name, "environment has no alloc_table_page/free_table_page",
-				    0);
+		return config_error(env, name,
+				    "environment has no alloc_table_page/free_table_page", 0);
 	enum dmap_pgtable_format format = cfg->format ? cfg->format : DMAP_PGTABLE_ARM_LPAE_S1;
 	granule = cfg->granule ? cfg->granule : 4096;
 	if (format == DMAP_PGTABLE_ARM_LPAE_S1) {
 		if (granule != 4096 && granule != 16384 && granule != 65536)
-			return config_error(env, name, "ARM granule must be 4K, 16K or 64K", granule);
+			return config_error(env, name, "ARM granule must be 4K, 16K or 64K",
+					    granule);
 		ias = cfg->ias ? cfg->ias : 48;
 		oas = cfg->oas ? cfg->oas : 48;
 		if (ias < 32 || ias > 48)
@@ -1063,7 +1088,8 @@ int dmap_iommu_domain_create(struct dmap_ctx *ctx, const struct dmap_iommu_confi
 	if (ret)
 		goto fail;
 	ret = dmap_iotlb_init(&d->iotlb, env,
-			      cfg->iotlb_entries ? cfg->iotlb_entries : IOMMU_DEFAULT_IOTLB_ENTRIES);
+			      cfg->iotlb_entries ? cfg->iotlb_entries :
+						   IOMMU_DEFAULT_IOTLB_ENTRIES);
 	if (ret)
 		goto fail;
 	if (cfg->bounce) {
@@ -1073,8 +1099,8 @@ int dmap_iommu_domain_create(struct dmap_ctx *ctx, const struct dmap_iommu_confi
 	}
 	if (cfg->deferred) {
 		ret = dmap_iommu_fq_create(d, cfg->fq_size ? cfg->fq_size : IOMMU_DEFAULT_FQ_SIZE,
-					   cfg->fq_timeout_ns ? cfg->fq_timeout_ns
-							      : IOMMU_DEFAULT_FQ_TIMEOUT_NS);
+					   cfg->fq_timeout_ns ? cfg->fq_timeout_ns :
+								IOMMU_DEFAULT_FQ_TIMEOUT_NS);
 		if (ret)
 			goto fail;
 	}
@@ -1109,7 +1135,8 @@ static int check_range(struct dmap_iommu_domain *d, const char *call, uint64_t i
 		dmap_log(d->env, DMAP_LOG_WARN,
 			 "iommu %s: %s: IOVA range [%llx, +%zx) outside the aperture [%llx, %llx]",
 			 d->name, call, (unsigned long long)iova, size,
-			 (unsigned long long)d->aperture_first, (unsigned long long)d->aperture_last);
+			 (unsigned long long)d->aperture_first,
+			 (unsigned long long)d->aperture_last);
 		return -DMAP_ERANGE;
 	}
 	return 0;
@@ -1125,10 +1152,11 @@ int dmap_iommu_map(struct dmap_domain *domain, uint64_t iova, dmap_phys_t phys, 
 	if (!d)
 		return -DMAP_EINVAL;
 	if ((iova | phys | size) & (d->granule - 1)) {
-		dmap_log(d->env, DMAP_LOG_WARN,
-			 "iommu %s: map: IOVA %llx, phys %llx and size %zx must be %zu-byte aligned",
-			 d->name, (unsigned long long)iova, (unsigned long long)phys, size,
-			 d->granule);
+		dmap_log(
+			d->env, DMAP_LOG_WARN,
+			"iommu %s: map: IOVA %llx, phys %llx and size %zx must be %zu-byte aligned",
+			d->name, (unsigned long long)iova, (unsigned long long)phys, size,
+			d->granule);
 		return -DMAP_EINVAL;
 	}
 	if (!(prot & (DMAP_PROT_READ | DMAP_PROT_WRITE)) || (prot & ~DMAP_PROT_ALL)) {
@@ -1146,9 +1174,10 @@ int dmap_iommu_map(struct dmap_domain *domain, uint64_t iova, dmap_phys_t phys, 
 	}
 	ret = dmap_iova_claim(d->iovad, iova >> d->granule_shift, size >> d->granule_shift);
 	if (ret) {
-		dmap_log(d->env, DMAP_LOG_WARN,
-			 "iommu %s: map: IOVA range [%llx, +%zx) is not free (allocated or reserved)",
-			 d->name, (unsigned long long)iova, size);
+		dmap_log(
+			d->env, DMAP_LOG_WARN,
+			"iommu %s: map: IOVA range [%llx, +%zx) is not free (allocated or reserved)",
+			d->name, (unsigned long long)iova, size);
 		return ret;
 	}
 	ret = map_range(d, iova, phys, size, prot, &mapped);
@@ -1173,8 +1202,8 @@ int dmap_iommu_unmap(struct dmap_domain *domain, uint64_t iova, size_t size)
 		return -DMAP_EINVAL;
 	if ((iova | size) & (d->granule - 1)) {
 		dmap_log(d->env, DMAP_LOG_WARN,
-			 "iommu %s: unmap: IOVA %llx and size %zx must be %zu-byte aligned", d->name,
-			 (unsigned long long)iova, size, d->granule);
+			 "iommu %s: unmap: IOVA %llx and size %zx must be %zu-byte aligned",
+			 d->name, (unsigned long long)iova, size, d->granule);
 		return -DMAP_EINVAL;
 	}
 	ret = check_range(d, "unmap", iova, size);
@@ -1258,6 +1287,7 @@ int dmap_iommu_get_stats(struct dmap_domain *domain, struct dmap_iommu_stats *ou
 	out->fq_flushes = fs.flushes;
 	out->fq_full_flushes = fs.full_flushes;
 	out->fq_timeout_flushes = fs.timeout_flushes;
+	out->fq_strict_fallbacks = fs.strict_fallbacks;
 	out->bounced_maps = dmap_load_relaxed(&d->bounced_maps);
 	out->table_pages_freed = dmap_load_relaxed(&d->table_pages_freed);
 	return 0;

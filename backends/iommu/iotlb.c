@@ -68,8 +68,8 @@ void dmap_iotlb_fini(struct dmap_iotlb *tlb)
 	tlb->map = NULL;
 }
 
-bool dmap_iotlb_lookup(struct dmap_iotlb *tlb, uint64_t iova, dmap_phys_t *phys,
-		       unsigned int *perm, uint64_t *leaf_last)
+bool dmap_iotlb_lookup(struct dmap_iotlb *tlb, uint64_t iova, dmap_phys_t *phys, unsigned int *perm,
+		       uint64_t *leaf_last)
 {
 	const struct dmap_range *r = dmap_range_map_lookup(tlb->map, iova);
 

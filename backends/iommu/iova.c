@@ -24,8 +24,11 @@
  *    at high rate by every CPU) touch no shared cache line. Sizes of 1..64
  *    granules (Linux: 1..32) are rounded up to a power of two and kept per
  *    order in two magazines per CPU shard (loaded and previous; Bonwick's
- *    magazines), each under the shard's own lock, which only another CPU's
- *    flush ever contends. Full magazines go to a per-order depot (bounded;
+ *    magazines), guarded by the shard's own lock word. The fast path only
+ *    ever *tries* that lock: when it is busy (more threads than shards, or
+ *    a flush from another CPU) the request goes to the tree, which is always
+ *    correct, so no thread ever waits behind a preempted one on the fast
+ *    path. Full magazines go to a per-order depot (bounded;
  *    beyond the bound the magazine is emptied into the tree), empty ones
  *    come back from it. A miss costs one depot lock or one tree search.
  *
@@ -63,7 +66,7 @@ struct iova_magazine {
 };
 
 struct iova_shard {
-	dmap_spinlock_t lock;
+	uint32_t busy; /* the shard's lock: see shard_trylock() */
 	struct iova_magazine *loaded[DMAP_IOVA_CACHE_ORDERS];
 	struct iova_magazine *prev[DMAP_IOVA_CACHE_ORDERS];
 	uint64_t hits, misses; /* written under @lock, read relaxed */
@@ -470,6 +473,28 @@ static bool mag_pop(struct iova_magazine *mag, uint64_t count, uint64_t limit, u
 	return false;
 }
 
+/*
+ * A shard's lock is one atomic word, taken without waiting on the fast path:
+ * if another thread holds it (more threads than shards, or a flush in
+ * progress), the caller simply goes to the tree, which is always correct.
+ * Only flushes and statistics wait for it, and they are rare.
+ */
+static inline bool shard_trylock(struct iova_shard *shard)
+{
+	return dmap_load_relaxed(&shard->busy) == 0 && dmap_xchg(&shard->busy, 1) == 0;
+}
+
+static inline void shard_lock(struct iova_shard *shard)
+{
+	while (!shard_trylock(shard))
+		dmap_cpu_relax();
+}
+
+static inline void shard_unlock(struct iova_shard *shard)
+{
+	dmap_store_release(&shard->busy, 0);
+}
+
 static struct iova_shard *this_shard(struct dmap_iova_domain *iovad)
 {
 	return &iovad->shards[dmap_cpu_hint() % IOVA_SHARDS];
@@ -483,7 +508,8 @@ static bool cache_get(struct dmap_iova_domain *iovad, unsigned int order, uint64
 	uint64_t count = (uint64_t)1 << order;
 	bool hit;
 
-	dmap_spin_lock(&shard->lock);
+	if (!shard_trylock(shard))
+		return false;
 	hit = mag_pop(shard->loaded[order], count, limit, out);
 	if (!hit && shard->prev[order] && shard->prev[order]->count) {
 		struct iova_magazine *tmp = shard->loaded[order];
@@ -511,7 +537,7 @@ static bool cache_get(struct dmap_iova_domain *iovad, unsigned int order, uint64
 		}
 	}
 	count_locked(hit ? &shard->hits : &shard->misses);
-	dmap_spin_unlock(&shard->lock);
+	shard_unlock(shard);
 	return hit;
 }
 
@@ -523,7 +549,8 @@ static bool cache_put(struct dmap_iova_domain *iovad, unsigned int order, uint64
 	struct iova_magazine *mag;
 	bool ok = true;
 
-	dmap_spin_lock(&shard->lock);
+	if (!shard_trylock(shard))
+		return false;
 	mag = shard->loaded[order];
 	if (!mag) {
 		mag = shard->loaded[order] = mag_alloc(iovad);
@@ -577,7 +604,7 @@ static bool cache_put(struct dmap_iova_domain *iovad, unsigned int order, uint64
 	}
 	mag->pfns[mag->count++] = pfn;
 out:
-	dmap_spin_unlock(&shard->lock);
+	shard_unlock(shard);
 	return ok;
 }
 
@@ -588,12 +615,12 @@ void dmap_iova_flush_caches(struct dmap_iova_domain *iovad)
 	for (unsigned int s = 0; s < IOVA_SHARDS; s++) {
 		struct iova_shard *shard = &iovad->shards[s];
 
-		dmap_spin_lock(&shard->lock);
+		shard_lock(shard);
 		for (unsigned int o = 0; o < DMAP_IOVA_CACHE_ORDERS; o++) {
 			mag_drain(iovad, shard->loaded[o], o);
 			mag_drain(iovad, shard->prev[o], o);
 		}
-		dmap_spin_unlock(&shard->lock);
+		shard_unlock(shard);
 	}
 	for (unsigned int o = 0; o < DMAP_IOVA_CACHE_ORDERS; o++) {
 		struct iova_depot *depot = &iovad->depot[o];
@@ -637,8 +664,6 @@ int dmap_iova_create(const struct dmap_env *env, uint64_t first, uint64_t last, 
 	if (!iovad->rng)
 		iovad->rng = 1;
 	dmap_spin_init(&iovad->tree_lock);
-	for (unsigned int i = 0; i < IOVA_SHARDS; i++)
-		dmap_spin_init(&iovad->shards[i].lock);
 	for (unsigned int i = 0; i < DMAP_IOVA_CACHE_ORDERS; i++)
 		dmap_spin_init(&iovad->depot[i].lock);
 	n = node_get(iovad);
@@ -667,7 +692,6 @@ void dmap_iova_destroy(struct dmap_iova_domain *iovad)
 			if (iovad->shards[s].prev[o])
 				mag_free(iovad, iovad->shards[s].prev[o]);
 		}
-		dmap_spin_destroy(&iovad->shards[s].lock);
 	}
 	for (unsigned int o = 0; o < DMAP_IOVA_CACHE_ORDERS; o++) {
 		struct iova_depot *depot = &iovad->depot[o];
@@ -823,14 +847,14 @@ uint64_t dmap_iova_free_granules(struct dmap_iova_domain *iovad)
 	for (unsigned int s = 0; s < IOVA_SHARDS; s++) {
 		struct iova_shard *shard = &iovad->shards[s];
 
-		dmap_spin_lock(&shard->lock);
+		shard_lock(shard);
 		for (unsigned int o = 0; o < DMAP_IOVA_CACHE_ORDERS; o++) {
 			if (shard->loaded[o])
 				total += shard->loaded[o]->count << o;
 			if (shard->prev[o])
 				total += shard->prev[o]->count << o;
 		}
-		dmap_spin_unlock(&shard->lock);
+		shard_unlock(shard);
 	}
 	for (unsigned int o = 0; o < DMAP_IOVA_CACHE_ORDERS; o++) {
 		struct iova_depot *depot = &iovad->depot[o];

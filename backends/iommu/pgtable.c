@@ -63,18 +63,20 @@ struct dmap_pgtable *dmap_pgtable_alloc(struct dmap_pgtable_config *cfg)
 	}
 	if (!cfg->env->ops->alloc_table_page || !cfg->env->ops->free_table_page ||
 	    !cfg->env->ops->phys_to_virt) {
-		dmap_log(cfg->env, DMAP_LOG_ERR,
-			 "iommu pgtable %s: the environment lacks alloc_table_page, free_table_page or phys_to_virt",
-			 dmap_pgtable_format_name(cfg->format));
+		dmap_log(
+			cfg->env, DMAP_LOG_ERR,
+			"iommu pgtable %s: the environment lacks alloc_table_page, free_table_page or phys_to_virt",
+			dmap_pgtable_format_name(cfg->format));
 		return NULL;
 	}
 	if (cfg->quirks & ~DMAP_PGTABLE_QUIRK_ALL) {
 		dmap_log(cfg->env, DMAP_LOG_ERR, "iommu pgtable %s: unknown quirk bits 0x%x",
-			 dmap_pgtable_format_name(cfg->format), cfg->quirks & ~DMAP_PGTABLE_QUIRK_ALL);
+			 dmap_pgtable_format_name(cfg->format),
+			 cfg->quirks & ~DMAP_PGTABLE_QUIRK_ALL);
 		return NULL;
 	}
-	if (cfg->flush && (!cfg->flush->flush_all || !cfg->flush->flush_walk ||
-			   !cfg->flush->add_page)) {
+	if (cfg->flush &&
+	    (!cfg->flush->flush_all || !cfg->flush->flush_walk || !cfg->flush->add_page)) {
 		dmap_log(cfg->env, DMAP_LOG_ERR,
 			 "iommu pgtable %s: flush ops need flush_all, flush_walk and add_page",
 			 dmap_pgtable_format_name(cfg->format));
@@ -126,16 +128,18 @@ void *dmap_pgtable_page_alloc(const struct dmap_pgtable_config *cfg, size_t size
 	void *va = env->ops->alloc_table_page(env->cookie, size, phys);
 
 	if (!va) {
-		dmap_log(env, DMAP_LOG_WARN, "iommu pgtable %s: no memory for a %zu-byte table page",
+		dmap_log(env, DMAP_LOG_WARN,
+			 "iommu pgtable %s: no memory for a %zu-byte table page",
 			 dmap_pgtable_format_name(cfg->format), size);
 		return NULL;
 	}
 	if (!dmap_is_aligned(*phys, (dmap_phys_t)size) ||
 	    (cfg->oas < 64 && (*phys + size - 1) >> cfg->oas)) {
-		dmap_log(env, DMAP_LOG_ERR,
-			 "iommu pgtable %s: table page at phys 0x%llx (%zu bytes) is misaligned or beyond the %u-bit output size",
-			 dmap_pgtable_format_name(cfg->format), (unsigned long long)*phys, size,
-			 cfg->oas);
+		dmap_log(
+			env, DMAP_LOG_ERR,
+			"iommu pgtable %s: table page at phys 0x%llx (%zu bytes) is misaligned or beyond the %u-bit output size",
+			dmap_pgtable_format_name(cfg->format), (unsigned long long)*phys, size,
+			cfg->oas);
 		env->ops->free_table_page(env->cookie, va, *phys, size);
 		return NULL;
 	}

@@ -39,13 +39,16 @@
 #include <dmap/dmap.h>
 #include <dmap/fault.h>
 #include <dmap/iommu_hw.h>
+#include <dmap_env_inline.h>
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 /**
- * struct dmap_pgtable_freelist - one table page waiting for its flush.
+ * struct dmap_pgtable_freelist - one table page waiting for its flush. The
+ * node lives in the first 32 bytes of the retired page itself, so queuing
+ * never allocates (see pgtable.c).
  * @next: singly linked.
  * @va: CPU pointer of the page.
  * @phys: its physical address.
@@ -192,6 +195,11 @@ struct dmap_pgtable;
  *   with flush_walk and freed, or put on @gather->freelist when queued.
  *   @gather may be NULL: leaves are then not reported (the caller must
  *   flush_all) and removed tables are freed right after flush_walk.
+ *   Splitting needs one table page; without one the block stays mapped
+ *   whole and 0 is returned. A table whose range is unmapped with the
+ *   table's own size goes whole, mappings inside included (io-pgtable).
+ *   Context: as map_pages; does not sleep (flush_walk may, if the owner's
+ *   implementation does).
  * @iova_to_phys: physical address of @iova, 0 if unmapped (as Linux).
  * @walk: the device-side walk as the hardware does it, reading the tables
  *   through env phys_to_virt at their physical addresses, checking
@@ -260,7 +268,6 @@ void dmap_pgtable_gather_release(struct dmap_pgtable *pt, struct dmap_iommu_gath
 /** dmap_pgtable_format_name() - "arm-lpae-s1", "vtd-sl" or "unknown". */
 const char *dmap_pgtable_format_name(enum dmap_pgtable_format format);
 
-
 /* ---- for the format implementations only (pgtable*.c) ------------------ */
 
 /**
@@ -278,7 +285,8 @@ extern const struct dmap_pgtable_format_ops dmap_pgtable_arm_lpae_s1_ops;
 extern const struct dmap_pgtable_format_ops dmap_pgtable_vtd_sl_ops;
 
 /* A zeroed table page of @size bytes and its physical address; NULL if none (logged). */
-void *dmap_pgtable_page_alloc(const struct dmap_pgtable_config *cfg, size_t size, dmap_phys_t *phys);
+void *dmap_pgtable_page_alloc(const struct dmap_pgtable_config *cfg, size_t size,
+			      dmap_phys_t *phys);
 void dmap_pgtable_page_free(const struct dmap_pgtable_config *cfg, void *va, dmap_phys_t phys,
 			    size_t size);
 /*

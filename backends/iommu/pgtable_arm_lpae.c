@@ -250,8 +250,7 @@ static long map_chunk(struct arm_lpae *d, uint64_t iova, dmap_phys_t paddr, unsi
 			if (!fresh)
 				return -DMAP_ENOMEM;
 			pte = install_table(d, ptep, 0, phys);
-			if ((pte & d->table_addr_mask) != phys ||
-			    !pte_is_table(pte, lvl))
+			if ((pte & d->table_addr_mask) != phys || !pte_is_table(pte, lvl))
 				dmap_pgtable_page_free(cfg, fresh, phys, size); /* lost the race */
 		}
 		if (!pte_is_table(pte, lvl))
@@ -259,9 +258,10 @@ static long map_chunk(struct arm_lpae *d, uint64_t iova, dmap_phys_t paddr, unsi
 		pte = sync_table_pte(d, ptep, pte);
 		table = table_va(d, pte);
 		if (!table) {
-			dmap_log(cfg->env, DMAP_LOG_ERR,
-				 "iommu pgtable arm-lpae-s1: level-%u table at phys 0x%llx is not memory the environment knows",
-				 lvl + 1, (unsigned long long)(pte & d->table_addr_mask));
+			dmap_log(
+				cfg->env, DMAP_LOG_ERR,
+				"iommu pgtable arm-lpae-s1: level-%u table at phys 0x%llx is not memory the environment knows",
+				lvl + 1, (unsigned long long)(pte & d->table_addr_mask));
 			return -DMAP_EINVAL;
 		}
 	}
@@ -273,15 +273,18 @@ static long map_chunk(struct arm_lpae *d, uint64_t iova, dmap_phys_t paddr, unsi
 	for (size_t i = 0; i < n; i++) {
 		uint64_t *ptep = &table[idx + i];
 		uint64_t cur = dmap_load_acquire(ptep);
-		uint64_t leaf = ((paddr + i * bsize) & DMAP_ARM_PTE_ADDR_MASK) | attrs |
-				leaf_type(target);
+		uint64_t leaf =
+			((paddr + i * bsize) & DMAP_ARM_PTE_ADDR_MASK) | attrs | leaf_type(target);
 
 		if (cur) {
-			/* Only an empty table may be replaced (checked by the caller's range scan). */
+			/*
+			 * Only an empty table may be replaced (checked by the caller's range scan).
+			 */
 			uint64_t *child = pte_is_table(cur, target) ? table_va(d, cur) : NULL;
 			uint64_t addr = iova + i * bsize;
 
-			if (!child || range_has_leaf(d, child, target + 1, addr, addr + bsize - 1) ||
+			if (!child ||
+			    range_has_leaf(d, child, target + 1, addr, addr + bsize - 1) ||
 			    !dmap_cmpxchg(ptep, &cur, leaf)) {
 				dmap_pgtable_sync_ptes(cfg, &table[idx], i);
 				return i ? (long)i : -DMAP_EEXIST;
@@ -315,28 +318,32 @@ static int check_range(struct arm_lpae *d, const char *op, uint64_t iova, size_t
 	uint64_t size;
 
 	if (!pgsize || !dmap_is_power_of_2(pgsize) || !(cfg->pgsize_bitmap & pgsize)) {
-		dmap_log(cfg->env, DMAP_LOG_WARN,
-			 "iommu pgtable arm-lpae-s1: %s: page size 0x%zx not in the supported sizes 0x%llx",
-			 op, pgsize, (unsigned long long)cfg->pgsize_bitmap);
+		dmap_log(
+			cfg->env, DMAP_LOG_WARN,
+			"iommu pgtable arm-lpae-s1: %s: page size 0x%zx not in the supported sizes 0x%llx",
+			op, pgsize, (unsigned long long)cfg->pgsize_bitmap);
 		return -DMAP_EINVAL;
 	}
 	if (!pgcount) {
-		dmap_log(cfg->env, DMAP_LOG_WARN, "iommu pgtable arm-lpae-s1: %s: zero page count at iova 0x%llx",
-			 op, (unsigned long long)iova);
+		dmap_log(cfg->env, DMAP_LOG_WARN,
+			 "iommu pgtable arm-lpae-s1: %s: zero page count at iova 0x%llx", op,
+			 (unsigned long long)iova);
 		return -DMAP_EINVAL;
 	}
 	if (!dmap_is_aligned(iova, (uint64_t)pgsize)) {
-		dmap_log(cfg->env, DMAP_LOG_WARN,
-			 "iommu pgtable arm-lpae-s1: %s: iova 0x%llx not aligned to page size 0x%zx", op,
-			 (unsigned long long)iova, pgsize);
+		dmap_log(
+			cfg->env, DMAP_LOG_WARN,
+			"iommu pgtable arm-lpae-s1: %s: iova 0x%llx not aligned to page size 0x%zx",
+			op, (unsigned long long)iova, pgsize);
 		return -DMAP_EINVAL;
 	}
 	size = (uint64_t)pgsize * pgcount;
 	if ((uint64_t)pgcount > ~(uint64_t)0 / pgsize || iova + size - 1 < iova ||
 	    ((iova + size - 1) >> cfg->ias)) {
-		dmap_log(cfg->env, DMAP_LOG_WARN,
-			 "iommu pgtable arm-lpae-s1: %s: iova 0x%llx + %zu pages of 0x%zx beyond the %u-bit input size",
-			 op, (unsigned long long)iova, pgcount, pgsize, cfg->ias);
+		dmap_log(
+			cfg->env, DMAP_LOG_WARN,
+			"iommu pgtable arm-lpae-s1: %s: iova 0x%llx + %zu pages of 0x%zx beyond the %u-bit input size",
+			op, (unsigned long long)iova, pgcount, pgsize, cfg->ias);
 		return -DMAP_ERANGE;
 	}
 	return 0;
@@ -359,31 +366,42 @@ static int arm_map_pages(struct dmap_pgtable *pt, uint64_t iova, dmap_phys_t pad
 	if (ret)
 		return ret;
 	if (!(prot & (DMAP_PROT_READ | DMAP_PROT_WRITE)) || (prot & ~DMAP_PROT_ALL)) {
-		dmap_log(cfg->env, DMAP_LOG_WARN,
-			 "iommu pgtable arm-lpae-s1: map: bad prot 0x%x at iova 0x%llx (need READ or WRITE, no unknown bits)",
-			 prot, (unsigned long long)iova);
+		dmap_log(
+			cfg->env, DMAP_LOG_WARN,
+			"iommu pgtable arm-lpae-s1: map: bad prot 0x%x at iova 0x%llx (need READ or WRITE, no unknown bits)",
+			prot, (unsigned long long)iova);
 		return -DMAP_EINVAL;
 	}
 	if (!dmap_is_aligned(paddr, (dmap_phys_t)pgsize)) {
-		dmap_log(cfg->env, DMAP_LOG_WARN,
-			 "iommu pgtable arm-lpae-s1: map: phys 0x%llx not aligned to page size 0x%zx",
-			 (unsigned long long)paddr, pgsize);
+		dmap_log(
+			cfg->env, DMAP_LOG_WARN,
+			"iommu pgtable arm-lpae-s1: map: phys 0x%llx not aligned to page size 0x%zx",
+			(unsigned long long)paddr, pgsize);
 		return -DMAP_EINVAL;
 	}
 	if ((paddr >> cfg->oas) || ((paddr + (uint64_t)pgsize * pgcount - 1) >> cfg->oas) ||
 	    paddr + (uint64_t)pgsize * pgcount - 1 < paddr) {
-		dmap_log(cfg->env, DMAP_LOG_WARN,
-			 "iommu pgtable arm-lpae-s1: map: phys 0x%llx + 0x%llx beyond the %u-bit output size",
-			 (unsigned long long)paddr, (unsigned long long)pgsize * pgcount, cfg->oas);
+		dmap_log(
+			cfg->env, DMAP_LOG_WARN,
+			"iommu pgtable arm-lpae-s1: map: phys 0x%llx + 0x%llx beyond the %u-bit output size",
+			(unsigned long long)paddr, (unsigned long long)pgsize * pgcount, cfg->oas);
 		return -DMAP_ERANGE;
 	}
 	target = level_for_size(d, pgsize);
 	if (target >= ARM_MAX_LEVELS)
 		return -DMAP_EINVAL;
-	if (range_has_leaf(d, d->pgd, d->start_level, iova, iova + (uint64_t)pgsize * pgcount - 1)) {
-		dmap_log(cfg->env, DMAP_LOG_WARN,
-			 "iommu pgtable arm-lpae-s1: map: iova 0x%llx + 0x%llx overlaps an existing mapping",
-			 (unsigned long long)iova, (unsigned long long)pgsize * pgcount);
+	/*
+	 * Several pages: find any conflict before writing, so -EEXIST changes
+	 * nothing. One page needs no scan: map_chunk() allocates tables only
+	 * where an entry is empty (so nothing below it can conflict) and checks
+	 * the target entry before writing it.
+	 */
+	if (pgcount > 1 && range_has_leaf(d, d->pgd, d->start_level, iova,
+					  iova + (uint64_t)pgsize * pgcount - 1)) {
+		dmap_log(
+			cfg->env, DMAP_LOG_WARN,
+			"iommu pgtable arm-lpae-s1: map: iova 0x%llx + 0x%llx overlaps an existing mapping",
+			(unsigned long long)iova, (unsigned long long)pgsize * pgcount);
 		return -DMAP_EEXIST;
 	}
 
@@ -393,6 +411,11 @@ static int arm_map_pages(struct dmap_pgtable *pt, uint64_t iova, dmap_phys_t pad
 
 		if (n < 0) {
 			ret = (int)n;
+			if (ret == -DMAP_EEXIST)
+				dmap_log(
+					cfg->env, DMAP_LOG_WARN,
+					"iommu pgtable arm-lpae-s1: map: iova 0x%llx + 0x%zx overlaps an existing mapping",
+					(unsigned long long)iova, pgsize);
 			break;
 		}
 		*mapped += (size_t)n * pgsize;
@@ -431,7 +454,8 @@ static size_t split_block(struct arm_lpae *d, uint64_t iova, size_t size, size_t
 	uint64_t split_sz = block_size(d, split_lvl);
 	size_t entries = lvl_entries(d, split_lvl);
 	size_t tsize = table_alloc_size(d, split_lvl);
-	uint64_t attrs = blk & ~(DMAP_ARM_PTE_ADDR_MASK | DMAP_ARM_PTE_TYPE_MASK | DMAP_ARM_PTE_SW_SYNC);
+	uint64_t attrs =
+		blk & ~(DMAP_ARM_PTE_ADDR_MASK | DMAP_ARM_PTE_TYPE_MASK | DMAP_ARM_PTE_SW_SYNC);
 	uint64_t base = blk & DMAP_ARM_PTE_ADDR_MASK & ~(block_size(d, lvl) - 1);
 	size_t hole = entries, holes = 0;
 	dmap_phys_t phys;
@@ -447,8 +471,8 @@ static size_t split_block(struct arm_lpae *d, uint64_t iova, size_t size, size_t
 	for (size_t i = 0; i < entries; i++) {
 		if (i >= hole && i < hole + holes)
 			continue;
-		dmap_store_relaxed(&table[i], ((base + i * split_sz) & DMAP_ARM_PTE_ADDR_MASK) | attrs |
-						      leaf_type(split_lvl));
+		dmap_store_relaxed(&table[i], ((base + i * split_sz) & DMAP_ARM_PTE_ADDR_MASK) |
+						      attrs | leaf_type(split_lvl));
 	}
 	dmap_pgtable_sync_ptes(cfg, table, entries);
 	pte = install_table(d, ptep, blk, phys);
@@ -492,8 +516,11 @@ static size_t unmap_level(struct arm_lpae *d, uint64_t iova, size_t size, size_t
 			dmap_store_release(&ptep[i], 0);
 			dmap_pgtable_sync_ptes(cfg, &ptep[i], 1);
 			if (pte_is_table(old, lvl)) {
-				/* A whole table's range: invalidate walks through it, then free it. */
-				dmap_pgtable_gather_range(gather, addr, size, (size_t)1 << d->pg_shift);
+				/*
+				 * A whole table's range: invalidate walks through it, then free it.
+				 */
+				dmap_pgtable_gather_range(gather, addr, size,
+							  (size_t)1 << d->pg_shift);
 				if (cfg->flush)
 					cfg->flush->flush_walk(addr, size, (size_t)1 << d->pg_shift,
 							       cfg->cookie);
@@ -627,7 +654,8 @@ static dmap_phys_t arm_iova_to_phys(struct dmap_pgtable *pt, uint64_t iova)
 }
 
 static int dump_table(struct arm_lpae *d, uint64_t *table, dmap_phys_t phys, unsigned int lvl,
-		      int (*emit)(void *, unsigned int, dmap_phys_t, const void *, size_t), void *arg)
+		      int (*emit)(void *, unsigned int, dmap_phys_t, const void *, size_t),
+		      void *arg)
 {
 	size_t n = lvl_entries(d, lvl);
 	int ret = emit(arg, lvl, phys, table, n * sizeof(uint64_t));
@@ -685,26 +713,30 @@ static struct dmap_pgtable *arm_alloc(struct dmap_pgtable_config *cfg)
 	else
 		pg_shift = 0;
 	if (!pg_shift || dmap_ffs64(cfg->pgsize_bitmap) != pg_shift) {
-		dmap_log(env, DMAP_LOG_ERR,
-			 "iommu pgtable arm-lpae-s1: page sizes 0x%llx: the smallest must be a 4K, 16K or 64K granule",
-			 (unsigned long long)cfg->pgsize_bitmap);
+		dmap_log(
+			env, DMAP_LOG_ERR,
+			"iommu pgtable arm-lpae-s1: page sizes 0x%llx: the smallest must be a 4K, 16K or 64K granule",
+			(unsigned long long)cfg->pgsize_bitmap);
 		return NULL;
 	}
 	if (cfg->ias < 32 || cfg->ias > 48) {
 		dmap_log(env, DMAP_LOG_ERR,
-			 "iommu pgtable arm-lpae-s1: input size %u bits not supported (32..48)", cfg->ias);
+			 "iommu pgtable arm-lpae-s1: input size %u bits not supported (32..48)",
+			 cfg->ias);
 		return NULL;
 	}
 	ips = dmap_arm_ips_encode(cfg->oas);
 	if (ips < 0 || cfg->oas > 48) {
-		dmap_log(env, DMAP_LOG_ERR,
-			 "iommu pgtable arm-lpae-s1: output size %u bits not supported (32, 36, 40, 42, 44 or 48)",
-			 cfg->oas);
+		dmap_log(
+			env, DMAP_LOG_ERR,
+			"iommu pgtable arm-lpae-s1: output size %u bits not supported (32, 36, 40, 42, 44 or 48)",
+			cfg->oas);
 		return NULL;
 	}
 	d = env->ops->alloc(env->cookie, sizeof(*d), 16, DMAP_ALLOC_ZERO);
 	if (!d) {
-		dmap_log(env, DMAP_LOG_ERR, "iommu pgtable arm-lpae-s1: no memory for the table object");
+		dmap_log(env, DMAP_LOG_ERR,
+			 "iommu pgtable arm-lpae-s1: no memory for the table object");
 		return NULL;
 	}
 	dmap_memset(d, 0, sizeof(*d));

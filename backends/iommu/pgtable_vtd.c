@@ -171,9 +171,10 @@ static long map_chunk(struct vtd_pt *d, uint64_t iova, dmap_phys_t paddr, unsign
 		pte = sync_table_pte(d, ptep, pte);
 		table = table_va(d, pte);
 		if (!table) {
-			dmap_log(cfg->env, DMAP_LOG_ERR,
-				 "iommu pgtable vtd-sl: level-%u table at phys 0x%llx is not memory the environment knows",
-				 lvl - 1, (unsigned long long)(pte & d->addr_mask));
+			dmap_log(
+				cfg->env, DMAP_LOG_ERR,
+				"iommu pgtable vtd-sl: level-%u table at phys 0x%llx is not memory the environment knows",
+				lvl - 1, (unsigned long long)(pte & d->addr_mask));
 			return -DMAP_EINVAL;
 		}
 	}
@@ -191,7 +192,8 @@ static long map_chunk(struct vtd_pt *d, uint64_t iova, dmap_phys_t paddr, unsign
 			uint64_t *child = pte_is_table(cur, target) ? table_va(d, cur) : NULL;
 			uint64_t addr = iova + i * bsize;
 
-			if (!child || range_has_leaf(d, child, target - 1, addr, addr + bsize - 1) ||
+			if (!child ||
+			    range_has_leaf(d, child, target - 1, addr, addr + bsize - 1) ||
 			    !dmap_cmpxchg(ptep, &cur, leaf)) {
 				dmap_pgtable_sync_ptes(cfg, &table[idx], i);
 				return i ? (long)i : -DMAP_EEXIST;
@@ -224,14 +226,16 @@ static int check_range(struct vtd_pt *d, const char *op, uint64_t iova, size_t p
 	uint64_t size;
 
 	if (!pgsize || !dmap_is_power_of_2(pgsize) || !(cfg->pgsize_bitmap & pgsize)) {
-		dmap_log(cfg->env, DMAP_LOG_WARN,
-			 "iommu pgtable vtd-sl: %s: page size 0x%zx not in the supported sizes 0x%llx", op,
-			 pgsize, (unsigned long long)cfg->pgsize_bitmap);
+		dmap_log(
+			cfg->env, DMAP_LOG_WARN,
+			"iommu pgtable vtd-sl: %s: page size 0x%zx not in the supported sizes 0x%llx",
+			op, pgsize, (unsigned long long)cfg->pgsize_bitmap);
 		return -DMAP_EINVAL;
 	}
 	if (!pgcount) {
-		dmap_log(cfg->env, DMAP_LOG_WARN, "iommu pgtable vtd-sl: %s: zero page count at iova 0x%llx",
-			 op, (unsigned long long)iova);
+		dmap_log(cfg->env, DMAP_LOG_WARN,
+			 "iommu pgtable vtd-sl: %s: zero page count at iova 0x%llx", op,
+			 (unsigned long long)iova);
 		return -DMAP_EINVAL;
 	}
 	if (!dmap_is_aligned(iova, (uint64_t)pgsize)) {
@@ -243,9 +247,10 @@ static int check_range(struct vtd_pt *d, const char *op, uint64_t iova, size_t p
 	size = (uint64_t)pgsize * pgcount;
 	if ((uint64_t)pgcount > ~(uint64_t)0 / pgsize || iova + size - 1 < iova ||
 	    ((iova + size - 1) >> cfg->ias)) {
-		dmap_log(cfg->env, DMAP_LOG_WARN,
-			 "iommu pgtable vtd-sl: %s: iova 0x%llx + %zu pages of 0x%zx beyond the %u-bit input size",
-			 op, (unsigned long long)iova, pgcount, pgsize, cfg->ias);
+		dmap_log(
+			cfg->env, DMAP_LOG_WARN,
+			"iommu pgtable vtd-sl: %s: iova 0x%llx + %zu pages of 0x%zx beyond the %u-bit input size",
+			op, (unsigned long long)iova, pgcount, pgsize, cfg->ias);
 		return -DMAP_ERANGE;
 	}
 	return 0;
@@ -268,9 +273,10 @@ static int vtd_map_pages(struct dmap_pgtable *pt, uint64_t iova, dmap_phys_t pad
 	if (ret)
 		return ret;
 	if (!(prot & (DMAP_PROT_READ | DMAP_PROT_WRITE)) || (prot & ~DMAP_PROT_ALL)) {
-		dmap_log(cfg->env, DMAP_LOG_WARN,
-			 "iommu pgtable vtd-sl: map: bad prot 0x%x at iova 0x%llx (need READ or WRITE, no unknown bits)",
-			 prot, (unsigned long long)iova);
+		dmap_log(
+			cfg->env, DMAP_LOG_WARN,
+			"iommu pgtable vtd-sl: map: bad prot 0x%x at iova 0x%llx (need READ or WRITE, no unknown bits)",
+			prot, (unsigned long long)iova);
 		return -DMAP_EINVAL;
 	}
 	if (!dmap_is_aligned(paddr, (dmap_phys_t)pgsize)) {
@@ -281,18 +287,26 @@ static int vtd_map_pages(struct dmap_pgtable *pt, uint64_t iova, dmap_phys_t pad
 	}
 	size = (uint64_t)pgsize * pgcount;
 	if ((paddr >> cfg->oas) || paddr + size - 1 < paddr || ((paddr + size - 1) >> cfg->oas)) {
-		dmap_log(cfg->env, DMAP_LOG_WARN,
-			 "iommu pgtable vtd-sl: map: phys 0x%llx + 0x%llx beyond the %u-bit output size",
-			 (unsigned long long)paddr, (unsigned long long)size, cfg->oas);
+		dmap_log(
+			cfg->env, DMAP_LOG_WARN,
+			"iommu pgtable vtd-sl: map: phys 0x%llx + 0x%llx beyond the %u-bit output size",
+			(unsigned long long)paddr, (unsigned long long)size, cfg->oas);
 		return -DMAP_ERANGE;
 	}
 	target = level_for_size(d, pgsize);
 	if (!target)
 		return -DMAP_EINVAL;
-	if (range_has_leaf(d, d->root, d->levels, iova, iova + size - 1)) {
-		dmap_log(cfg->env, DMAP_LOG_WARN,
-			 "iommu pgtable vtd-sl: map: iova 0x%llx + 0x%llx overlaps an existing mapping",
-			 (unsigned long long)iova, (unsigned long long)size);
+	/*
+	 * Several pages: find any conflict before writing, so -EEXIST changes
+	 * nothing. One page needs no scan: map_chunk() allocates tables only
+	 * where an entry is empty (so nothing below it can conflict) and checks
+	 * the target entry before writing it.
+	 */
+	if (pgcount > 1 && range_has_leaf(d, d->root, d->levels, iova, iova + size - 1)) {
+		dmap_log(
+			cfg->env, DMAP_LOG_WARN,
+			"iommu pgtable vtd-sl: map: iova 0x%llx + 0x%llx overlaps an existing mapping",
+			(unsigned long long)iova, (unsigned long long)size);
 		return -DMAP_EEXIST;
 	}
 
@@ -310,6 +324,11 @@ static int vtd_map_pages(struct dmap_pgtable *pt, uint64_t iova, dmap_phys_t pad
 
 		if (n < 0) {
 			ret = (int)n;
+			if (ret == -DMAP_EEXIST)
+				dmap_log(
+					cfg->env, DMAP_LOG_WARN,
+					"iommu pgtable vtd-sl: map: iova 0x%llx + 0x%zx overlaps an existing mapping",
+					(unsigned long long)iova, pgsize);
 			break;
 		}
 		*mapped += (size_t)n * pgsize;
@@ -405,7 +424,8 @@ static size_t unmap_level(struct vtd_pt *d, uint64_t iova, size_t size, size_t p
 				dmap_pgtable_gather_range(gather, addr, size,
 							  (size_t)1 << VTD_PAGE_SHIFT);
 				if (cfg->flush)
-					cfg->flush->flush_walk(addr, size, (size_t)1 << VTD_PAGE_SHIFT,
+					cfg->flush->flush_walk(addr, size,
+							       (size_t)1 << VTD_PAGE_SHIFT,
 							       cfg->cookie);
 				free_subtree(d, old, lvl, gather);
 			} else {
@@ -415,7 +435,8 @@ static size_t unmap_level(struct vtd_pt *d, uint64_t iova, size_t size, size_t p
 		return i * size;
 	}
 	if (!pte_is_table(pte, lvl))
-		return lvl > 1 ? split_superpage(d, iova, size, pgcount, lvl, ptep, pte, gather) : 0;
+		return lvl > 1 ? split_superpage(d, iova, size, pgcount, lvl, ptep, pte, gather) :
+				 0;
 	table = table_va(d, pte);
 	if (!table)
 		return 0;
@@ -476,7 +497,8 @@ static int vtd_walk(struct dmap_pgtable *pt, uint64_t iova, unsigned int access,
 			goto fault;
 		/* R/W are checked at every level (reasons 0x5 / 0x6). */
 		if (((access & DMAP_ACCESS_WRITE) && !(pte & DMAP_VTD_PTE_WRITE)) ||
-		    ((access & (DMAP_ACCESS_READ | DMAP_ACCESS_EXEC)) && !(pte & DMAP_VTD_PTE_READ))) {
+		    ((access & (DMAP_ACCESS_READ | DMAP_ACCESS_EXEC)) &&
+		     !(pte & DMAP_VTD_PTE_READ))) {
 			why = DMAP_FAULT_PERMISSION;
 			goto fault;
 		}
@@ -521,7 +543,8 @@ static dmap_phys_t vtd_iova_to_phys(struct dmap_pgtable *pt, uint64_t iova)
 }
 
 static int dump_table(struct vtd_pt *d, uint64_t *table, dmap_phys_t phys, unsigned int lvl,
-		      int (*emit)(void *, unsigned int, dmap_phys_t, const void *, size_t), void *arg)
+		      int (*emit)(void *, unsigned int, dmap_phys_t, const void *, size_t),
+		      void *arg)
 {
 	int ret = emit(arg, lvl, phys, table, VTD_TABLE_SIZE);
 
@@ -574,17 +597,19 @@ static struct dmap_pgtable *vtd_alloc(struct dmap_pgtable_config *cfg)
 	if (cfg->ias == 0) {
 		levels = cfg->out.vtd.levels;
 		if (levels < 3 || levels > 5) {
-			dmap_log(env, DMAP_LOG_ERR,
-				 "iommu pgtable vtd-sl: ias 0 needs out.vtd.levels 3, 4 or 5 (got %u)",
-				 levels);
+			dmap_log(
+				env, DMAP_LOG_ERR,
+				"iommu pgtable vtd-sl: ias 0 needs out.vtd.levels 3, 4 or 5 (got %u)",
+				levels);
 			return NULL;
 		}
 		cfg->ias = 30 + VTD_LEVEL_STRIDE * (levels - 2);
 	}
 	if (cfg->ias < 32 || cfg->ias > 57) {
-		dmap_log(env, DMAP_LOG_ERR,
-			 "iommu pgtable vtd-sl: input size %u bits not supported (32..57; 39, 48, 57 are the AGAWs)",
-			 cfg->ias);
+		dmap_log(
+			env, DMAP_LOG_ERR,
+			"iommu pgtable vtd-sl: input size %u bits not supported (32..57; 39, 48, 57 are the AGAWs)",
+			cfg->ias);
 		return NULL;
 	}
 	levels = (cfg->ias - VTD_PAGE_SHIFT + VTD_LEVEL_STRIDE - 1) / VTD_LEVEL_STRIDE;
@@ -592,7 +617,8 @@ static struct dmap_pgtable *vtd_alloc(struct dmap_pgtable_config *cfg)
 		levels = 3;
 	if (cfg->oas < 32 || cfg->oas > 52) {
 		dmap_log(env, DMAP_LOG_ERR,
-			 "iommu pgtable vtd-sl: output size %u bits not supported (32..52)", cfg->oas);
+			 "iommu pgtable vtd-sl: output size %u bits not supported (32..52)",
+			 cfg->oas);
 		return NULL;
 	}
 	if (!(cfg->pgsize_bitmap & ((uint64_t)1 << VTD_PAGE_SHIFT))) {

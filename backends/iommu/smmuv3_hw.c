@@ -136,9 +136,9 @@ int dmap_smmu_ste_decode(const uint64_t in[DMAP_SMMU_STE_DWORDS], struct dmap_sm
 {
 	uint64_t known[DMAP_SMMU_STE_DWORDS] = { 0 };
 	static const struct hw_field *fields[] = {
-		&STE_V,	    &STE_CONFIG, &STE_S1FMT,	&STE_S1CTXPTR, &STE_S1CDMAX,
-		&STE_S1DSS, &STE_S1CIR,	 &STE_S1COR,	&STE_S1CSH,    &STE_MEV,
-		&STE_S1STALLD, &STE_EATS, &STE_STRW,	&STE_SHCFG,    &STE_S2VMID,
+		&STE_V,	       &STE_CONFIG, &STE_S1FMT, &STE_S1CTXPTR, &STE_S1CDMAX,
+		&STE_S1DSS,    &STE_S1CIR,  &STE_S1COR, &STE_S1CSH,    &STE_MEV,
+		&STE_S1STALLD, &STE_EATS,   &STE_STRW,	&STE_SHCFG,    &STE_S2VMID,
 	};
 
 	if (!in || !ste)
@@ -207,13 +207,14 @@ int dmap_smmu_cd_encode(const struct dmap_smmu_cd *cd, uint64_t out[DMAP_SMMU_CD
 	ok = ok && put(out, CD_T0SZ, cd->t0sz) && put(out, CD_TG0, cd->tg0) &&
 	     put(out, CD_IR0, cd->ir0) && put(out, CD_OR0, cd->or0) && put(out, CD_SH0, cd->sh0) &&
 	     put(out, CD_EPD0, cd->epd0) && put(out, CD_ENDI, cd->endi) &&
-	     put(out, CD_EPD1, cd->epd1) && put(out, CD_V, cd->valid) && put(out, CD_IPS, cd->ips) &&
-	     put(out, CD_AFFD, cd->affd) && put(out, CD_WXN, cd->wxn) &&
-	     put(out, CD_UWXN, cd->uwxn) && put(out, CD_TBI0, cd->tbi0) &&
-	     put(out, CD_AA64, cd->aa64) && put(out, CD_HD, cd->hd) && put(out, CD_HA, cd->ha) &&
-	     put(out, CD_S, cd->s) && put(out, CD_R, cd->r) && put(out, CD_A, cd->a) &&
-	     put(out, CD_ASET, cd->aset) && put(out, CD_ASID, cd->asid) &&
-	     put_addr(out, CD_TTB0, cd->ttb0) && put(out, CD_MAIR, cd->mair);
+	     put(out, CD_EPD1, cd->epd1) && put(out, CD_V, cd->valid) &&
+	     put(out, CD_IPS, cd->ips) && put(out, CD_AFFD, cd->affd) &&
+	     put(out, CD_WXN, cd->wxn) && put(out, CD_UWXN, cd->uwxn) &&
+	     put(out, CD_TBI0, cd->tbi0) && put(out, CD_AA64, cd->aa64) &&
+	     put(out, CD_HD, cd->hd) && put(out, CD_HA, cd->ha) && put(out, CD_S, cd->s) &&
+	     put(out, CD_R, cd->r) && put(out, CD_A, cd->a) && put(out, CD_ASET, cd->aset) &&
+	     put(out, CD_ASID, cd->asid) && put_addr(out, CD_TTB0, cd->ttb0) &&
+	     put(out, CD_MAIR, cd->mair);
 	if (!ok) {
 		dmap_memset(out, 0, DMAP_SMMU_CD_DWORDS * sizeof(uint64_t));
 		return -DMAP_EINVAL;
@@ -224,9 +225,9 @@ int dmap_smmu_cd_encode(const struct dmap_smmu_cd *cd, uint64_t out[DMAP_SMMU_CD
 int dmap_smmu_cd_decode(const uint64_t in[DMAP_SMMU_CD_DWORDS], struct dmap_smmu_cd *cd)
 {
 	static const struct hw_field *fields[] = {
-		&CD_T0SZ, &CD_TG0,  &CD_IR0, &CD_OR0, &CD_SH0, &CD_EPD0, &CD_ENDI, &CD_EPD1,
-		&CD_V,	  &CD_IPS,  &CD_AFFD, &CD_WXN, &CD_UWXN, &CD_TBI0, &CD_AA64, &CD_HD,
-		&CD_HA,	  &CD_S,    &CD_R,   &CD_A,   &CD_ASET, &CD_ASID, &CD_TTB0, &CD_MAIR,
+		&CD_T0SZ, &CD_TG0, &CD_IR0,  &CD_OR0, &CD_SH0,	&CD_EPD0, &CD_ENDI, &CD_EPD1,
+		&CD_V,	  &CD_IPS, &CD_AFFD, &CD_WXN, &CD_UWXN, &CD_TBI0, &CD_AA64, &CD_HD,
+		&CD_HA,	  &CD_S,   &CD_R,    &CD_A,   &CD_ASET, &CD_ASID, &CD_TTB0, &CD_MAIR,
 	};
 	uint64_t known[DMAP_SMMU_CD_DWORDS] = { 0 };
 
@@ -357,15 +358,15 @@ static bool cmd_fields(uint8_t op, struct dmap_smmu_cmd *cmd, uint64_t *words, b
 			cmd->member = (__typeof__(cmd->member))get(words, field); \
 		}                                                                 \
 	} while (0)
-#define A(field, member)                                                          \
-	do {                                                                      \
-		known[(field).word] |= field_mask(field);                         \
-		if (encode) {                                                     \
-			if (!put_addr(words, field, cmd->member))                 \
-				return false;                                     \
-		} else {                                                          \
-			cmd->member = get_addr(words, field);                     \
-		}                                                                 \
+#define A(field, member)                                          \
+	do {                                                      \
+		known[(field).word] |= field_mask(field);         \
+		if (encode) {                                     \
+			if (!put_addr(words, field, cmd->member)) \
+				return false;                     \
+		} else {                                          \
+			cmd->member = get_addr(words, field);     \
+		}                                                 \
 	} while (0)
 	F(CMD_OP, opcode);
 	switch (op) {

@@ -140,7 +140,7 @@ int dmap_vtd_context_entry_decode(const uint64_t in[2], struct dmap_vtd_context_
 	return only_known(in, 2, fields, DMAP_ARRAY_SIZE(fields)) ? 0 : -DMAP_EINVAL;
 }
 
-/* ---- CCMD_REG (11.4.4.1) ------------------------------------------------ */
+/* ---- CCMD_REG (10.4.7) ------------------------------------------------ */
 
 static const struct hw_field CC_DID = { 0, 15, 0 };
 static const struct hw_field CC_SID = { 0, 31, 16 };
@@ -182,7 +182,7 @@ int dmap_vtd_ccmd_decode(uint64_t in, struct dmap_vtd_ccmd *c)
 	return only_known(v, 1, fields, DMAP_ARRAY_SIZE(fields)) ? 0 : -DMAP_EINVAL;
 }
 
-/* ---- IOTLB_REG / IVA_REG (11.4.8) --------------------------------------- */
+/* ---- IOTLB_REG / IVA_REG (10.4.8) --------------------------------------- */
 
 static const struct hw_field IT_DID = { 0, 47, 32 };
 static const struct hw_field IT_DW = { 0, 48, 48 };
@@ -209,7 +209,8 @@ int dmap_vtd_iotlb_cmd_encode(const struct dmap_vtd_iotlb_cmd *c, uint64_t *iotl
 	     put(v, IT_IAIG, c->iaig) && put(v, IT_IIRG, c->iirg) && put(v, IT_IVT, c->ivt);
 	/* The address register only matters for page-selective invalidation. */
 	if (ok && c->iirg == DMAP_VTD_INV_PAGE)
-		ok = put(v, IVA_AM, c->am) && put(v, IVA_IH, c->ih) && put_addr(v, IVA_ADDR, c->addr) &&
+		ok = put(v, IVA_AM, c->am) && put(v, IVA_IH, c->ih) &&
+		     put_addr(v, IVA_ADDR, c->addr) &&
 		     dmap_is_aligned(c->addr, (uint64_t)4096 << c->am);
 	if (!ok)
 		return -DMAP_EINVAL;
@@ -220,9 +221,9 @@ int dmap_vtd_iotlb_cmd_encode(const struct dmap_vtd_iotlb_cmd *c, uint64_t *iotl
 
 int dmap_vtd_iotlb_cmd_decode(uint64_t iotlb_reg, uint64_t iva_reg, struct dmap_vtd_iotlb_cmd *c)
 {
-	static const struct hw_field *const fields[] = { &IT_DID,  &IT_DW,  &IT_DR,
+	static const struct hw_field *const fields[] = { &IT_DID,  &IT_DW,   &IT_DR,
 							 &IT_IAIG, &IT_IIRG, &IT_IVT,
-							 &IVA_AM,  &IVA_IH, &IVA_ADDR };
+							 &IVA_AM,  &IVA_IH,  &IVA_ADDR };
 	uint64_t v[2] = { iotlb_reg, iva_reg };
 
 	if (!c)
@@ -305,11 +306,11 @@ int dmap_vtd_inv_desc_decode(const uint64_t in[2], struct dmap_vtd_inv_desc *d)
 {
 	static const struct hw_field *const cc[] = { &QI_TYPE, &QI_G, &QI_CC_DID, &QI_CC_SID,
 						     &QI_CC_FM };
-	static const struct hw_field *const iotlb[] = { &QI_TYPE,      &QI_G,	     &QI_IOTLB_DW,
-							&QI_IOTLB_DR,  &QI_IOTLB_DID, &QI_IOTLB_AM,
-							&QI_IOTLB_IH,  &QI_IOTLB_ADDR };
-	static const struct hw_field *const wait[] = { &QI_TYPE,    &QI_WAIT_IF,   &QI_WAIT_SW,
-						       &QI_WAIT_FN, &QI_WAIT_PD,   &QI_WAIT_DATA,
+	static const struct hw_field *const iotlb[] = { &QI_TYPE,     &QI_G,	     &QI_IOTLB_DW,
+							&QI_IOTLB_DR, &QI_IOTLB_DID, &QI_IOTLB_AM,
+							&QI_IOTLB_IH, &QI_IOTLB_ADDR };
+	static const struct hw_field *const wait[] = { &QI_TYPE,     &QI_WAIT_IF, &QI_WAIT_SW,
+						       &QI_WAIT_FN,  &QI_WAIT_PD, &QI_WAIT_DATA,
 						       &QI_WAIT_ADDR };
 
 	if (!in || !d)
@@ -344,7 +345,7 @@ int dmap_vtd_inv_desc_decode(const uint64_t in[2], struct dmap_vtd_inv_desc *d)
 	return -DMAP_EINVAL;
 }
 
-/* ---- fault recording register (11.4.14) --------------------------------- */
+/* ---- fault recording register (10.4.14) --------------------------------- */
 
 static const struct hw_field FR_FI = { 0, 63, 12 };
 static const struct hw_field FR_SID = { 1, 15, 0 };
@@ -381,9 +382,9 @@ int dmap_vtd_fault_record_encode(const struct dmap_vtd_fault_record *f, uint64_t
 
 int dmap_vtd_fault_record_decode(const uint64_t in[2], struct dmap_vtd_fault_record *f)
 {
-	static const struct hw_field *const fields[] = { &FR_FI, &FR_SID, &FR_T2, &FR_PRIV,
-							 &FR_EXE, &FR_PP, &FR_FR, &FR_PV,
-							 &FR_AT, &FR_T1,  &FR_F };
+	static const struct hw_field *const fields[] = { &FR_FI,  &FR_SID, &FR_T2, &FR_PRIV,
+							 &FR_EXE, &FR_PP,  &FR_FR, &FR_PV,
+							 &FR_AT,  &FR_T1,  &FR_F };
 
 	if (!in || !f)
 		return -DMAP_EINVAL;

@@ -47,20 +47,6 @@
 
 #include "xen_internal.h"
 
-#define XEN_LEAF_SHIFT 9
-#define XEN_LEAF_ENTRIES (1u << XEN_LEAF_SHIFT)
-#define XEN_MID_SHIFT (2 * XEN_LEAF_SHIFT) /* frames covered by one middle page: 2^18 */
-#define XEN_MID_ENTRIES (1u << XEN_LEAF_SHIFT)
-#define XEN_MID_FRAMES (1ull << XEN_MID_SHIFT)
-
-struct xen_leaf {
-	uint64_t entry[XEN_LEAF_ENTRIES];
-};
-
-struct xen_mid {
-	struct xen_leaf *leaf[XEN_MID_ENTRIES];
-};
-
 /*
  * A private page: the deferred-free header in front of the payload the tree
  * points at. Shared pages are bare payloads and are never freed.
@@ -75,38 +61,22 @@ struct xen_page {
 	};
 };
 
-static const struct xen_leaf xen_missing_leaf = { .entry = { [0 ... XEN_LEAF_ENTRIES - 1] =
-								     DMAP_XEN_INVALID_FRAME } };
+const struct xen_leaf dmap_xen_missing_leaf = { .entry = { [0 ... XEN_LEAF_ENTRIES - 1] =
+								   DMAP_XEN_INVALID_FRAME } };
 /* Contents as the missing leaf (a reader that forgets the pointer test sees "missing", not RAM). */
-static const struct xen_leaf xen_identity_leaf = { .entry = { [0 ... XEN_LEAF_ENTRIES - 1] =
-								      DMAP_XEN_INVALID_FRAME } };
+const struct xen_leaf dmap_xen_identity_leaf = { .entry = { [0 ... XEN_LEAF_ENTRIES - 1] =
+								    DMAP_XEN_INVALID_FRAME } };
 static const struct xen_mid xen_missing_mid = {
-	.leaf = { [0 ... XEN_MID_ENTRIES - 1] = (struct xen_leaf *)&xen_missing_leaf }
+	.leaf = { [0 ... XEN_MID_ENTRIES - 1] = (struct xen_leaf *)&dmap_xen_missing_leaf }
 };
 static const struct xen_mid xen_identity_mid = {
-	.leaf = { [0 ... XEN_MID_ENTRIES - 1] = (struct xen_leaf *)&xen_identity_leaf }
+	.leaf = { [0 ... XEN_MID_ENTRIES - 1] = (struct xen_leaf *)&dmap_xen_identity_leaf }
 };
 
-#define MISSING_LEAF ((struct xen_leaf *)&xen_missing_leaf)
-#define IDENTITY_LEAF ((struct xen_leaf *)&xen_identity_leaf)
+#define MISSING_LEAF ((struct xen_leaf *)&dmap_xen_missing_leaf)
+#define IDENTITY_LEAF XEN_IDENTITY_LEAF
 #define MISSING_MID ((struct xen_mid *)&xen_missing_mid)
 #define IDENTITY_MID ((struct xen_mid *)&xen_identity_mid)
-
-struct xen_table {
-	struct xen_mid **top;
-	uint64_t top_entries;
-	uint64_t limit; /* indices 0..limit-1 */
-};
-
-struct dmap_xen_p2m {
-	const struct dmap_env *env;
-	dmap_spinlock_t lock; /* serialises writers of all three tables */
-	struct xen_table p2m; /* pfn -> raw entry */
-	struct xen_table m2p; /* mfn -> pfn */
-	struct xen_table foreign; /* mfn -> local pfn grant-mapping it */
-	uint64_t leaf_pages, mid_pages, top_bytes; /* writer-owned, read relaxed */
-	uint64_t updates, frames_written, generation;
-};
 
 /* What a range update writes into a table. */
 enum xen_fill {
@@ -117,25 +87,6 @@ enum xen_fill {
 };
 
 /* ---- read side ---------------------------------------------------------- */
-
-/* Caller holds the RCU read lock; @index < t->limit. */
-static inline uint64_t xen_table_read(const struct xen_table *t, uint64_t index)
-{
-	struct xen_mid *mid = dmap_rcu_dereference(t->top[index >> XEN_MID_SHIFT]);
-	struct xen_leaf *leaf =
-		dmap_rcu_dereference(mid->leaf[(index >> XEN_LEAF_SHIFT) & (XEN_MID_ENTRIES - 1)]);
-
-	if (leaf == IDENTITY_LEAF)
-		return DMAP_XEN_IDENTITY_FRAME(index);
-	return dmap_load_relaxed(&leaf->entry[index & (XEN_LEAF_ENTRIES - 1)]);
-}
-
-uint64_t dmap_xen_p2m_raw_rcu(const struct dmap_xen_p2m *p2m, uint64_t pfn)
-{
-	if (dmap_unlikely(pfn >= p2m->p2m.limit))
-		return DMAP_XEN_INVALID_FRAME;
-	return xen_table_read(&p2m->p2m, pfn);
-}
 
 uint64_t dmap_xen_mfn_to_pfn_rcu(const struct dmap_xen_p2m *p2m, uint64_t mfn)
 {
@@ -175,17 +126,6 @@ uint64_t dmap_xen_p2m_get_raw(const struct dmap_xen_p2m *p2m, uint64_t pfn)
 	raw = dmap_xen_p2m_raw_rcu(p2m, pfn);
 	dmap_rcu_read_unlock();
 	return raw;
-}
-
-enum dmap_xen_frame_kind dmap_xen_raw_kind(uint64_t raw)
-{
-	if (raw == DMAP_XEN_INVALID_FRAME)
-		return DMAP_XEN_FRAME_MISSING;
-	if (raw & DMAP_XEN_FOREIGN_FRAME_BIT)
-		return DMAP_XEN_FRAME_FOREIGN;
-	if (raw & DMAP_XEN_IDENTITY_FRAME_BIT)
-		return DMAP_XEN_FRAME_IDENTITY;
-	return DMAP_XEN_FRAME_VALID;
 }
 
 int dmap_xen_p2m_lookup(const struct dmap_xen_p2m *p2m, uint64_t pfn, uint64_t *mfn,
@@ -346,8 +286,9 @@ static void xen_prealloc_drain(struct dmap_xen_p2m *p2m, struct xen_prealloc *pr
 	while (pre->head) {
 		struct xen_page *page = pre->head;
 
-		pre->head = page->rcu.next ? dmap_container_of(page->rcu.next, struct xen_page, rcu) :
-					     NULL;
+		pre->head = page->rcu.next ?
+				    dmap_container_of(page->rcu.next, struct xen_page, rcu) :
+				    NULL;
 		p2m->env->ops->free(p2m->env->cookie, page, sizeof(*page));
 	}
 	pre->count = 0;
@@ -468,9 +409,10 @@ static uint64_t xen_table_update(struct dmap_xen_p2m *p2m, struct xen_table *t, 
 				if (!page)
 					return needed;
 				for (i = 0; i < XEN_LEAF_ENTRIES; i++)
-					page->leaf.entry[i] = leaf == IDENTITY_LEAF ?
-								      DMAP_XEN_IDENTITY_FRAME(leaf_first + i) :
-								      DMAP_XEN_INVALID_FRAME;
+					page->leaf.entry[i] =
+						leaf == IDENTITY_LEAF ?
+							DMAP_XEN_IDENTITY_FRAME(leaf_first + i) :
+							DMAP_XEN_INVALID_FRAME;
 				dmap_rcu_assign_pointer(mid->leaf[leaf_index], &page->leaf);
 				leaf = &page->leaf;
 			}
@@ -620,10 +562,11 @@ int dmap_xen_p2m_set_range(struct dmap_xen_p2m *p2m, uint64_t pfn, uint64_t coun
 		return -DMAP_ERANGE;
 	}
 	if (reverse && (mfn >= p2m->m2p.limit || count > p2m->m2p.limit - mfn)) {
-		dmap_log(p2m->env, DMAP_LOG_ERR,
-			 "xen p2m: mfns 0x%llx+0x%llx for pfn 0x%llx beyond the M2P (max_mfn 0x%llx)",
-			 (unsigned long long)mfn, (unsigned long long)count,
-			 (unsigned long long)pfn, (unsigned long long)p2m->m2p.limit);
+		dmap_log(
+			p2m->env, DMAP_LOG_ERR,
+			"xen p2m: mfns 0x%llx+0x%llx for pfn 0x%llx beyond the M2P (max_mfn 0x%llx)",
+			(unsigned long long)mfn, (unsigned long long)count, (unsigned long long)pfn,
+			(unsigned long long)p2m->m2p.limit);
 		return -DMAP_ERANGE;
 	}
 
@@ -633,14 +576,15 @@ int dmap_xen_p2m_set_range(struct dmap_xen_p2m *p2m, uint64_t pfn, uint64_t coun
 		for (i = 0; i < count; i++) {
 			uint64_t owner = xen_table_get_locked(&p2m->m2p, mfn + i);
 
-			if (owner != DMAP_XEN_INVALID_FRAME && (owner < pfn || owner >= pfn + count) &&
-			    owner < p2m->p2m.limit &&
+			if (owner != DMAP_XEN_INVALID_FRAME &&
+			    (owner < pfn || owner >= pfn + count) && owner < p2m->p2m.limit &&
 			    xen_table_get_locked(&p2m->p2m, owner) == mfn + i) {
 				dmap_spin_unlock(&p2m->lock);
-				dmap_log(p2m->env, DMAP_LOG_ERR,
-					 "xen p2m: mfn 0x%llx for pfn 0x%llx already backs pfn 0x%llx",
-					 (unsigned long long)(mfn + i),
-					 (unsigned long long)(pfn + i), (unsigned long long)owner);
+				dmap_log(
+					p2m->env, DMAP_LOG_ERR,
+					"xen p2m: mfn 0x%llx for pfn 0x%llx already backs pfn 0x%llx",
+					(unsigned long long)(mfn + i),
+					(unsigned long long)(pfn + i), (unsigned long long)owner);
 				return -DMAP_EBUSY;
 			}
 		}

@@ -70,6 +70,22 @@
 #define XEN_DEFAULT_SEGMENT (256ull << 10)
 #define XEN_DEFAULT_POOL_BITS 32
 
+#define XEN_SHARDS 16
+
+/* One machine-contiguous segment of the bounce pool. */
+struct xen_segment {
+	uint64_t maddr;
+	dmap_phys_t gphys;
+};
+
+struct xen_shard {
+	uint64_t direct_maps, bounced_maps, straddles, mask_bounces, pfn_maps;
+} __attribute__((aligned(64)));
+
+/* A relaxed add on this thread's shard: exact, and mapping threads do not share a line. */
+#define xen_count(x, field) \
+	dmap_atomic_add_relaxed(&(x)->shards[dmap_cpu_hint() & (XEN_SHARDS - 1)].field, 1)
+
 /* A coherent buffer: remembered so free can undo its exchange and reject strangers. */
 struct xen_coherent {
 	struct xen_coherent *next;
@@ -101,10 +117,15 @@ struct dmap_xen {
 	dmap_spinlock_t coherent_lock;
 	struct xen_coherent *coherent;
 	struct dmap_ratelimit ratelimit;
-	/* statistics (relaxed atomics) */
-	uint64_t direct_maps, bounced_maps, straddles, mask_bounces;
+	/* machine ranges of the pool's segments, sorted; read-only once created */
+	struct xen_segment *pool_segments;
+	size_t nr_pool_segments, max_pool_segments;
+	uint64_t pool_machine_first;
+	/* hot counters, sharded per thread so mapping threads do not share a line */
+	struct xen_shard shards[XEN_SHARDS];
+	/* cold counters (relaxed atomics) */
 	uint64_t exchanges, exchange_failures, missing_frames, foreign_refused;
-	uint64_t pool_exhausted, pfn_maps;
+	uint64_t pool_exhausted;
 };
 
 static const struct dmap_ops dmap_xen_ops;
@@ -164,7 +185,8 @@ static enum xen_walk xen_walk(struct dmap_xen *x, dmap_phys_t gphys, size_t size
 		if (pfn == first)
 			mfn0 = dmap_xen_raw_frame(raw);
 		else if (dmap_xen_raw_frame(raw) != mfn0 + (pfn - first))
-			verdict = XEN_WALK_STRADDLES; /* keep walking: a later frame may be missing */
+			verdict =
+				XEN_WALK_STRADDLES; /* keep walking: a later frame may be missing */
 	}
 	dmap_rcu_read_unlock();
 	*maddr = (mfn0 << XEN_SHIFT) | (gphys & XEN_OFFSET_MASK);
@@ -178,14 +200,50 @@ static dmap_addr_t xen_refuse(struct dmap_xen *x, struct dmap_dev *dev, dmap_phy
 		dmap_atomic_add_relaxed(&x->missing_frames, 1);
 	else
 		dmap_atomic_add_relaxed(&x->foreign_refused, 1);
+	if (why == XEN_WALK_MISSING && pfn >= dmap_xen_p2m_max_pfn(x->p2m)) {
+		if (xen_warn(x, attrs))
+			dmap_log(
+				x->env, DMAP_LOG_WARN,
+				"dmap: %s: xen '%s': cannot map phys 0x%llx size 0x%zx: pfn 0x%llx is beyond the P2M (max_pfn 0x%llx)",
+				dev->name, x->dom.name, (unsigned long long)gphys, size,
+				(unsigned long long)pfn,
+				(unsigned long long)dmap_xen_p2m_max_pfn(x->p2m));
+		return DMAP_MAPPING_ERROR;
+	}
 	if (xen_warn(x, attrs))
-		dmap_log(x->env, DMAP_LOG_WARN,
-			 why == XEN_WALK_MISSING ?
-				 "dmap: %s: xen '%s': cannot map phys 0x%llx size 0x%zx: pfn 0x%llx is missing (no machine frame)" :
-				 "dmap: %s: xen '%s': cannot map phys 0x%llx size 0x%zx: pfn 0x%llx is a foreign frame and this domain does not allow foreign frames",
-			 dev->name, x->dom.name, (unsigned long long)gphys, size,
-			 (unsigned long long)pfn);
+		dmap_log(
+			x->env, DMAP_LOG_WARN,
+			why == XEN_WALK_MISSING ?
+				"dmap: %s: xen '%s': cannot map phys 0x%llx size 0x%zx: pfn 0x%llx is missing (no machine frame)" :
+				"dmap: %s: xen '%s': cannot map phys 0x%llx size 0x%zx: pfn 0x%llx is a foreign frame and this domain does not allow foreign frames",
+			dev->name, x->dom.name, (unsigned long long)gphys, size,
+			(unsigned long long)pfn);
 	return DMAP_MAPPING_ERROR;
+}
+
+/*
+ * Is machine address @maddr in the bounce pool? Returns its pseudo-physical
+ * address, or INVALID. No lock: the segment table is fixed once the pool
+ * exists (growth is off, as in Linux's swiotlb-xen), and the P2M of pool
+ * frames never changes while the domain lives.
+ */
+static dmap_phys_t xen_pool_machine_to_guest(const struct dmap_xen *x, uint64_t maddr)
+{
+	size_t lo = 0, hi = x->nr_pool_segments;
+
+	if (!hi || maddr < x->pool_machine_first || maddr > x->pool_machine_last)
+		return DMAP_XEN_INVALID_FRAME;
+	while (hi - lo > 1) {
+		size_t mid = (lo + hi) / 2;
+
+		if (x->pool_segments[mid].maddr <= maddr)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	if (maddr - x->pool_segments[lo].maddr >= x->segment_size)
+		return DMAP_XEN_INVALID_FRAME;
+	return x->pool_segments[lo].gphys + (maddr - x->pool_segments[lo].maddr);
 }
 
 static bool xen_in_pool(const struct dmap_xen *x, dmap_phys_t gphys)
@@ -225,14 +283,15 @@ static dmap_addr_t xen_bounce(struct dmap_xen *x, struct dmap_dev *dev, dmap_phy
 		dmap_domain_call_unmap_phys(x->bounce, dev, slot, size, dir,
 					    attrs | DMAP_ATTR_SKIP_CPU_SYNC);
 		if (xen_warn(x, attrs))
-			dmap_log(x->env, DMAP_LOG_WARN,
-				 "dmap: %s: xen '%s': bounce slot for phys 0x%llx size 0x%zx is at machine 0x%llx, which the device (mask 0x%llx) cannot use",
-				 dev->name, x->dom.name, (unsigned long long)gphys, size,
-				 (unsigned long long)bus,
-				 (unsigned long long)dmap_dev_dma_limit(dev));
+			dmap_log(
+				x->env, DMAP_LOG_WARN,
+				"dmap: %s: xen '%s': bounce slot for phys 0x%llx size 0x%zx is at machine 0x%llx, which the device (mask 0x%llx) cannot use",
+				dev->name, x->dom.name, (unsigned long long)gphys, size,
+				(unsigned long long)bus,
+				(unsigned long long)dmap_dev_dma_limit(dev));
 		return DMAP_MAPPING_ERROR;
 	}
-	dmap_atomic_add_relaxed(&x->bounced_maps, 1);
+	xen_count(x, bounced_maps);
 	return bus;
 }
 
@@ -249,28 +308,35 @@ static dmap_addr_t xen_map_phys(struct dmap_domain *dom, struct dmap_dev *dev, d
 	if (x->iova_is_pfn) {
 		if (dmap_unlikely(!dmap_dev_capable(dev, gphys, size))) {
 			if (xen_warn(x, attrs))
-				dmap_log(x->env, DMAP_LOG_WARN,
-					 "dmap: %s: xen '%s' (IOVA == pfn): phys 0x%llx size 0x%zx is beyond the device's limit 0x%llx and this mode cannot bounce",
-					 dev->name, dom->name, (unsigned long long)gphys, size,
-					 (unsigned long long)dmap_dev_dma_limit(dev));
+				dmap_log(
+					x->env, DMAP_LOG_WARN,
+					"dmap: %s: xen '%s' (IOVA == pfn): phys 0x%llx size 0x%zx is beyond the device's limit 0x%llx and this mode cannot bounce",
+					dev->name, dom->name, (unsigned long long)gphys, size,
+					(unsigned long long)dmap_dev_dma_limit(dev));
 			return DMAP_MAPPING_ERROR;
 		}
-		dmap_atomic_add_relaxed(&x->pfn_maps, 1);
+		if (dmap_unlikely(dmap_load_relaxed(&dom->counting)))
+			xen_count(x, pfn_maps);
 		if (!(attrs & DMAP_ATTR_SKIP_CPU_SYNC) && xen_needs_cache_ops(x, dev))
 			dmap_cache_sync_phys(x->env, dev, gphys, size, dir, false);
 		return gphys;
 	}
 
 	if (dmap_likely(verdict == XEN_WALK_CONTIGUOUS && dmap_dev_capable(dev, maddr, size))) {
-		dmap_atomic_add_relaxed(&x->direct_maps, 1);
+		/*
+		 * Direct mappings are counted only with dmap_domain_set_counting(), like
+		 * the core's per-mapping counters: an add costs as much as the mapping.
+		 */
+		if (dmap_unlikely(dmap_load_relaxed(&dom->counting)))
+			xen_count(x, direct_maps);
 		if (!(attrs & DMAP_ATTR_SKIP_CPU_SYNC) && xen_needs_cache_ops(x, dev))
 			dmap_cache_sync_phys(x->env, dev, gphys, size, dir, false);
 		return maddr;
 	}
 	if (verdict == XEN_WALK_STRADDLES)
-		dmap_atomic_add_relaxed(&x->straddles, 1);
+		xen_count(x, straddles);
 	else
-		dmap_atomic_add_relaxed(&x->mask_bounces, 1);
+		xen_count(x, mask_bounces);
 	return xen_bounce(x, dev, gphys, size, dir, attrs);
 }
 
@@ -280,25 +346,37 @@ static dmap_addr_t xen_map_phys(struct dmap_domain *dom, struct dmap_dev *dev, d
  * that is no frame of this guest.
  */
 static bool xen_route(struct dmap_xen *x, struct dmap_dev *dev, dmap_addr_t addr, size_t size,
-		      const char *what, dmap_phys_t *gphys, bool *bounced)
+		      const char *what, bool need_gphys, dmap_phys_t *gphys, bool *bounced)
 {
 	if (x->iova_is_pfn) {
 		*gphys = addr;
 		*bounced = false;
 		return true;
 	}
+	/* Bounce slots first: a range check and a binary search, no table walk. */
+	*gphys = xen_pool_machine_to_guest(x, addr);
+	*bounced = *gphys != DMAP_XEN_INVALID_FRAME;
+	/*
+	 * A direct mapping left nothing behind to undo; only cache maintenance
+	 * needs its pseudo-physical address (and that lookup is also where an
+	 * address that is no frame of ours shows). Like dma-direct, a coherent
+	 * device's unmap of a direct address checks nothing more: the debug
+	 * layer is what reports unmaps of addresses never handed out.
+	 */
+	if (*bounced || !need_gphys)
+		return true;
 	dmap_rcu_read_lock();
 	*gphys = xen_machine_to_guest(x, addr);
 	dmap_rcu_read_unlock();
 	if (*gphys == DMAP_XEN_INVALID_FRAME) {
-		dmap_log(x->env, DMAP_LOG_WARN,
-			 "dmap: %s: xen '%s': %s of bus 0x%llx size 0x%zx: machine frame 0x%llx is no frame of this guest",
-			 dev->name, x->dom.name, what, (unsigned long long)addr, size,
-			 (unsigned long long)(addr >> XEN_SHIFT));
+		dmap_log(
+			x->env, DMAP_LOG_WARN,
+			"dmap: %s: xen '%s': %s of bus 0x%llx size 0x%zx: machine frame 0x%llx is no frame of this guest",
+			dev->name, x->dom.name, what, (unsigned long long)addr, size,
+			(unsigned long long)(addr >> XEN_SHIFT));
 		return false;
 	}
-	/* Anything in the pool is the bounce domain's to judge (a stale slot is its -ENOENT). */
-	*bounced = xen_in_pool(x, *gphys) || dmap_domain_call_owns_addr(x->bounce, dev, *gphys);
+	*bounced = false;
 	return true;
 }
 
@@ -309,11 +387,13 @@ static int xen_unmap_phys(struct dmap_domain *dom, struct dmap_dev *dev, dmap_ad
 	dmap_phys_t gphys;
 	bool bounced;
 
-	if (!xen_route(x, dev, addr, size, "unmap", &gphys, &bounced))
+	bool cache = !(attrs & DMAP_ATTR_SKIP_CPU_SYNC) && xen_needs_cache_ops(x, dev);
+
+	if (!xen_route(x, dev, addr, size, "unmap", cache, &gphys, &bounced))
 		return -DMAP_ENOENT;
 	if (bounced)
 		return dmap_domain_call_unmap_phys(x->bounce, dev, gphys, size, dir, attrs);
-	if (!(attrs & DMAP_ATTR_SKIP_CPU_SYNC) && xen_needs_cache_ops(x, dev))
+	if (cache)
 		return dmap_cache_sync_phys(x->env, dev, gphys, size, dir, true);
 	return 0;
 }
@@ -325,8 +405,8 @@ static int xen_sync(struct dmap_domain *dom, struct dmap_dev *dev, dmap_addr_t a
 	dmap_phys_t gphys;
 	bool bounced;
 
-	if (!xen_route(x, dev, addr, size, for_cpu ? "sync_for_cpu" : "sync_for_device", &gphys,
-		       &bounced))
+	if (!xen_route(x, dev, addr, size, for_cpu ? "sync_for_cpu" : "sync_for_device",
+		       xen_needs_cache_ops(x, dev), &gphys, &bounced))
 		return -DMAP_ENOENT;
 	if (bounced)
 		return dmap_domain_call_sync(x->bounce, dev, gphys, size, dir, for_cpu);
@@ -354,9 +434,7 @@ static bool xen_owns_addr(struct dmap_domain *dom, struct dmap_dev *dev, dmap_ad
 
 	if (x->iova_is_pfn || !x->bounce)
 		return false;
-	dmap_rcu_read_lock();
-	gphys = xen_machine_to_guest(x, addr);
-	dmap_rcu_read_unlock();
+	gphys = xen_pool_machine_to_guest(x, addr);
 	return gphys != DMAP_XEN_INVALID_FRAME && dmap_domain_call_owns_addr(x->bounce, dev, gphys);
 }
 
@@ -404,7 +482,8 @@ static int xen_translate(struct dmap_domain *dom, struct dmap_dev *dev, dmap_add
 		}
 		/* Pool memory is reachable only inside live slots, as the bounce domain decides. */
 		if (xen_in_pool(x, gphys))
-			return dmap_domain_call_translate(x->bounce, dev, gphys, access, out, fault);
+			return dmap_domain_call_translate(x->bounce, dev, gphys, access, out,
+							  fault);
 	}
 	if (!dmap_dev_capable(dev, addr, 1)) {
 		fault->reason = DMAP_FAULT_ADDR_SIZE;
@@ -457,6 +536,7 @@ static void *xen_pool_alloc(void *arg, size_t size, size_t align, uint64_t bus_l
 	unsigned int order = (unsigned int)__builtin_ctzll(x->segment_size >> XEN_SHIFT);
 	unsigned int bits = dmap_fls64(bus_limit);
 	size_t segments = size / x->segment_size, i;
+	size_t recorded = x->nr_pool_segments;
 	dmap_phys_t gphys;
 	void *va;
 
@@ -476,20 +556,34 @@ static void *xen_pool_alloc(void *arg, size_t size, size_t align, uint64_t bus_l
 		int ret = xen_make_contiguous(x, pfn, order, 0, bits, &mfn);
 
 		if (ret) {
-			dmap_log(env, DMAP_LOG_ERR,
-				 "dmap: xen '%s': cannot make bounce segment %zu of %zu (pfn 0x%llx, %zu bytes) machine-contiguous below %u bits: %d",
-				 x->dom.name, i, segments, (unsigned long long)pfn,
-				 x->segment_size, bits, ret);
+			dmap_log(
+				env, DMAP_LOG_ERR,
+				"dmap: xen '%s': cannot make bounce segment %zu of %zu (pfn 0x%llx, %zu bytes) machine-contiguous below %u bits: %d",
+				x->dom.name, i, segments, (unsigned long long)pfn, x->segment_size,
+				bits, ret);
 			while (i--)
 				xen_release_contiguous(
 					x, (gphys + i * x->segment_size) >> XEN_SHIFT, order);
+			x->nr_pool_segments = recorded;
 			env->ops->free_dma_pages(env->cookie, va, gphys, size);
 			return NULL;
 		}
 		last = ((mfn + (1ull << order)) << XEN_SHIFT) - 1;
 		if (last > x->pool_machine_last)
 			x->pool_machine_last = last;
+		if (x->nr_pool_segments < x->max_pool_segments) {
+			struct xen_segment seg = { mfn << XEN_SHIFT, gphys + i * x->segment_size };
+			size_t j = x->nr_pool_segments++;
+
+			/* Keep them sorted by machine address for the unmap path's search. */
+			while (j && x->pool_segments[j - 1].maddr > seg.maddr) {
+				x->pool_segments[j] = x->pool_segments[j - 1];
+				j--;
+			}
+			x->pool_segments[j] = seg;
+		}
 	}
+	x->pool_machine_first = x->nr_pool_segments ? x->pool_segments[0].maddr : 0;
 	/* The exchange leaves contents undefined; a pool starts clean. */
 	dmap_memset(va, 0, size);
 	x->pool_first = gphys;
@@ -527,18 +621,19 @@ static void *xen_alloc_coherent(struct dmap_domain *dom, struct dmap_dev *dev, s
 	(void)attrs;
 	*handle = DMAP_MAPPING_ERROR;
 	if (size > ((size_t)XEN_PAGE << DMAP_XEN_MAX_CONTIG_ORDER) && !x->iova_is_pfn) {
-		dmap_log(env, DMAP_LOG_WARN,
-			 "dmap: %s: xen '%s': coherent allocation of 0x%zx bytes exceeds the largest contiguous region (0x%llx)",
-			 dev->name, dom->name, size,
-			 (unsigned long long)(XEN_PAGE << DMAP_XEN_MAX_CONTIG_ORDER));
+		dmap_log(
+			env, DMAP_LOG_WARN,
+			"dmap: %s: xen '%s': coherent allocation of 0x%zx bytes exceeds the largest contiguous region (0x%llx)",
+			dev->name, dom->name, size,
+			(unsigned long long)(XEN_PAGE << DMAP_XEN_MAX_CONTIG_ORDER));
 		return NULL;
 	}
 	while (((size_t)XEN_PAGE << order) < bytes)
 		order++;
 	if (!env->ops->alloc_dma_pages) {
 		dmap_log(env, DMAP_LOG_WARN,
-			 "dmap: %s: xen '%s': the environment cannot allocate DMA pages",
-			 dev->name, dom->name);
+			 "dmap: %s: xen '%s': the environment cannot allocate DMA pages", dev->name,
+			 dom->name);
 		return NULL;
 	}
 	c = dmap_env_alloc(env, sizeof(*c), DMAP_ALLOC_ZERO);
@@ -563,17 +658,18 @@ static void *xen_alloc_coherent(struct dmap_domain *dom, struct dmap_dev *dev, s
 		   maddr + c->size - 1 > limit) {
 		/* Linux's xen_swiotlb_alloc_coherent: exchange only when it must. */
 		uint64_t mfn;
-		int ret = x->exchange ? xen_make_contiguous(x, gphys >> XEN_SHIFT, order,
-							    dmap_fls64(limit), dmap_fls64(limit),
-							    &mfn) :
-					-DMAP_EOPNOTSUPP;
+		int ret = x->exchange ?
+				  xen_make_contiguous(x, gphys >> XEN_SHIFT, order,
+						      dmap_fls64(limit), dmap_fls64(limit), &mfn) :
+				  -DMAP_EOPNOTSUPP;
 
 		if (ret) {
 			env->ops->free_dma_pages(env->cookie, va, gphys, c->size);
 			dmap_env_free(env, c, sizeof(*c));
-			dmap_log(env, DMAP_LOG_WARN,
-				 "dmap: %s: xen '%s': cannot make a coherent buffer of 0x%zx bytes machine-contiguous below mask 0x%llx: %d",
-				 dev->name, dom->name, size, (unsigned long long)limit, ret);
+			dmap_log(
+				env, DMAP_LOG_WARN,
+				"dmap: %s: xen '%s': cannot make a coherent buffer of 0x%zx bytes machine-contiguous below mask 0x%llx: %d",
+				dev->name, dom->name, size, (unsigned long long)limit, ret);
 			return NULL;
 		}
 		c->exchanged = true;
@@ -604,9 +700,10 @@ static int xen_free_coherent(struct dmap_domain *dom, struct dmap_dev *dev, size
 		*link = c->next;
 	dmap_spin_unlock(&x->coherent_lock);
 	if (!c || size > c->size) {
-		dmap_log(x->env, DMAP_LOG_WARN,
-			 "dmap: %s: xen '%s': free_coherent of %p handle 0x%llx size 0x%zx: no such coherent buffer",
-			 dev->name, dom->name, cpu_addr, (unsigned long long)handle, size);
+		dmap_log(
+			x->env, DMAP_LOG_WARN,
+			"dmap: %s: xen '%s': free_coherent of %p handle 0x%llx size 0x%zx: no such coherent buffer",
+			dev->name, dom->name, cpu_addr, (unsigned long long)handle, size);
 		return -DMAP_ENOENT;
 	}
 	if (c->exchanged)
@@ -644,9 +741,10 @@ static void xen_destroy(struct dmap_domain *dom)
 		struct xen_coherent *c = x->coherent;
 
 		x->coherent = c->next;
-		dmap_log(env, DMAP_LOG_WARN,
-			 "dmap: xen '%s': coherent buffer at phys 0x%llx (0x%zx bytes) still allocated at destroy; freeing it",
-			 dom->name, (unsigned long long)c->gphys, c->size);
+		dmap_log(
+			env, DMAP_LOG_WARN,
+			"dmap: xen '%s': coherent buffer at phys 0x%llx (0x%zx bytes) still allocated at destroy; freeing it",
+			dom->name, (unsigned long long)c->gphys, c->size);
 		if (c->exchanged)
 			xen_release_contiguous(x, c->gphys >> XEN_SHIFT, c->order);
 		env->ops->free_dma_pages(env->cookie, c->va, c->gphys, c->size);
@@ -656,6 +754,7 @@ static void xen_destroy(struct dmap_domain *dom)
 		dmap_domain_destroy(x->bounce);
 	if (x->iommu)
 		dmap_domain_unuse(x->iommu);
+	dmap_env_free(env, x->pool_segments, x->max_pool_segments * sizeof(*x->pool_segments));
 	dmap_spin_destroy(&x->coherent_lock);
 	dmap_env_free(env, x, sizeof(*x));
 }
@@ -701,18 +800,17 @@ int dmap_xen_domain_create(struct dmap_ctx *ctx, const struct dmap_xen_config *c
 		return xen_bad_config(env, name, "no P2M");
 	if (dmap_xen_p2m_env(config->p2m) != env)
 		return xen_bad_config(env, name, "the P2M belongs to another environment");
-	if (config->guest_page_shift && (config->guest_page_shift < 12 ||
-					 config->guest_page_shift > 16))
+	if (config->guest_page_shift &&
+	    (config->guest_page_shift < 12 || config->guest_page_shift > 16))
 		return xen_bad_config(env, name, "guest_page_shift must be 12..16");
 	if (config->iommu && !config->iova_is_pfn)
 		return xen_bad_config(env, name, "an iommu domain needs iova_is_pfn");
-	if (config->iommu && (!config->iommu_ops || !config->iommu_ops->map ||
-			      !config->iommu_ops->unmap))
+	if (config->iommu &&
+	    (!config->iommu_ops || !config->iommu_ops->map || !config->iommu_ops->unmap))
 		return xen_bad_config(env, name, "an iommu domain needs iommu_ops map and unmap");
 	if (config->iommu && config->iommu->ctx != ctx)
 		return xen_bad_config(env, name, "the iommu domain belongs to another context");
-	if (!config->iova_is_pfn &&
-	    (!config->exchange || !config->exchange->create_contiguous))
+	if (!config->iova_is_pfn && (!config->exchange || !config->exchange->create_contiguous))
 		return xen_bad_config(env, name,
 				      "no exchange hook (create_contiguous) for the bounce pool");
 	if (config->segment_size &&
@@ -742,8 +840,8 @@ int dmap_xen_domain_create(struct dmap_ctx *ctx, const struct dmap_xen_config *c
 	x->segment_size = config->segment_size ? config->segment_size : XEN_DEFAULT_SEGMENT;
 	x->pool_size = dmap_align_up(config->pool_size ? config->pool_size : XEN_DEFAULT_POOL,
 				     x->segment_size);
-	x->pool_bits = config->pool_address_bits ? config->pool_address_bits :
-						   XEN_DEFAULT_POOL_BITS;
+	x->pool_bits =
+		config->pool_address_bits ? config->pool_address_bits : XEN_DEFAULT_POOL_BITS;
 	x->allow_foreign = config->allow_foreign;
 	x->iova_is_pfn = config->iova_is_pfn;
 	x->iommu = config->iommu;
@@ -752,6 +850,15 @@ int dmap_xen_domain_create(struct dmap_ctx *ctx, const struct dmap_xen_config *c
 	dmap_spin_init(&x->coherent_lock);
 	dmap_strlcpy(x->dom.name, name, sizeof(x->dom.name));
 
+	if (!x->iova_is_pfn) {
+		x->max_pool_segments = x->pool_size / x->segment_size;
+		x->pool_segments =
+			dmap_env_alloc(env, x->max_pool_segments * sizeof(*x->pool_segments), 0);
+		if (!x->pool_segments) {
+			ret = -DMAP_ENOMEM;
+			goto fail;
+		}
+	}
 	if (!x->iova_is_pfn) {
 		struct dmap_bounce_memory_ops memory = {
 			.alloc = xen_pool_alloc,
@@ -770,9 +877,10 @@ int dmap_xen_domain_create(struct dmap_ctx *ctx, const struct dmap_xen_config *c
 		bounce.name = pool_name;
 		ret = dmap_bounce_domain_create(ctx, &bounce, &x->bounce);
 		if (ret) {
-			dmap_log(env, DMAP_LOG_ERR,
-				 "dmap: xen '%s': no bounce pool of %zu bytes below %u address bits: %d",
-				 name, x->pool_size, x->pool_bits, ret);
+			dmap_log(
+				env, DMAP_LOG_ERR,
+				"dmap: xen '%s': no bounce pool of %zu bytes below %u address bits: %d",
+				name, x->pool_size, x->pool_bits, ret);
 			goto fail;
 		}
 	}
@@ -793,6 +901,7 @@ int dmap_xen_domain_create(struct dmap_ctx *ctx, const struct dmap_xen_config *c
 fail:
 	if (x->bounce)
 		dmap_domain_destroy(x->bounce);
+	dmap_env_free(env, x->pool_segments, x->max_pool_segments * sizeof(*x->pool_segments));
 	dmap_spin_destroy(&x->coherent_lock);
 	dmap_env_free(env, x, sizeof(*x));
 	return ret;
@@ -812,16 +921,20 @@ int dmap_xen_get_stats(const struct dmap_domain *domain, struct dmap_xen_stats *
 	if (!x || !out)
 		return -DMAP_EINVAL;
 	dmap_memset(out, 0, sizeof(*out));
-	out->direct_maps = dmap_load_relaxed(&x->direct_maps);
-	out->bounced_maps = dmap_load_relaxed(&x->bounced_maps);
-	out->straddles = dmap_load_relaxed(&x->straddles);
-	out->mask_bounces = dmap_load_relaxed(&x->mask_bounces);
+	for (unsigned int i = 0; i < XEN_SHARDS; i++) {
+		const struct xen_shard *sh = &x->shards[i];
+
+		out->direct_maps += dmap_load_relaxed(&sh->direct_maps);
+		out->bounced_maps += dmap_load_relaxed(&sh->bounced_maps);
+		out->straddles += dmap_load_relaxed(&sh->straddles);
+		out->mask_bounces += dmap_load_relaxed(&sh->mask_bounces);
+		out->pfn_maps += dmap_load_relaxed(&sh->pfn_maps);
+	}
 	out->exchanges = dmap_load_relaxed(&x->exchanges);
 	out->exchange_failures = dmap_load_relaxed(&x->exchange_failures);
 	out->missing_frames = dmap_load_relaxed(&x->missing_frames);
 	out->foreign_refused = dmap_load_relaxed(&x->foreign_refused);
 	out->pool_exhausted = dmap_load_relaxed(&x->pool_exhausted);
-	out->pfn_maps = dmap_load_relaxed(&x->pfn_maps);
 	if (x->bounce) {
 		struct dmap_bounce_stats bs;
 
@@ -865,8 +978,8 @@ int dmap_xen_iommu_populate(struct dmap_domain *domain, uint64_t pfn, uint64_t c
 	end = pfn + count;
 	/* Mirror the P2M into the IOMMU's tables, merging machine-contiguous runs. */
 	for (; pfn <= end; pfn++) {
-		uint64_t raw = pfn < end ? dmap_xen_p2m_get_raw(x->p2m, pfn) :
-					   DMAP_XEN_INVALID_FRAME;
+		uint64_t raw =
+			pfn < end ? dmap_xen_p2m_get_raw(x->p2m, pfn) : DMAP_XEN_INVALID_FRAME;
 		enum dmap_xen_frame_kind kind = dmap_xen_raw_kind(raw);
 		bool usable = kind == DMAP_XEN_FRAME_VALID ||
 			      (kind == DMAP_XEN_FRAME_FOREIGN && x->allow_foreign);
@@ -877,15 +990,16 @@ int dmap_xen_iommu_populate(struct dmap_domain *domain, uint64_t pfn, uint64_t c
 			continue;
 		}
 		if (run_len) {
-			ret = x->iommu_ops->map(x->iommu, run_pfn << XEN_SHIFT, run_mfn << XEN_SHIFT,
-						(size_t)run_len << XEN_SHIFT,
+			ret = x->iommu_ops->map(x->iommu, run_pfn << XEN_SHIFT,
+						run_mfn << XEN_SHIFT, (size_t)run_len << XEN_SHIFT,
 						x->iommu_ops->prot_read | x->iommu_ops->prot_write);
 			if (ret) {
-				dmap_log(x->env, DMAP_LOG_ERR,
-					 "dmap: xen '%s': iommu populate: mapping pfn 0x%llx -> mfn 0x%llx (%llu frames) failed: %d",
-					 domain->name, (unsigned long long)run_pfn,
-					 (unsigned long long)run_mfn, (unsigned long long)run_len,
-					 ret);
+				dmap_log(
+					x->env, DMAP_LOG_ERR,
+					"dmap: xen '%s': iommu populate: mapping pfn 0x%llx -> mfn 0x%llx (%llu frames) failed: %d",
+					domain->name, (unsigned long long)run_pfn,
+					(unsigned long long)run_mfn, (unsigned long long)run_len,
+					ret);
 				return ret;
 			}
 		}

@@ -61,6 +61,12 @@ static double median(double *v, int n)
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
+/* Call after median(): the array is sorted. */
+static double best(const double *v)
+{
+	return v[0];
+}
+
 /* ---- environment -------------------------------------------------------- */
 
 static struct dmap_hosted *hosted;
@@ -115,7 +121,8 @@ static void *pair_thread(void *arg)
 	switch (job->which) {
 	case A_DMAP:
 		for (i = 0; i < job->iterations; i++) {
-			long index = dmap_bounce_pool_alloc(job->pool, units, align);
+			long index = dmap_bounce_pool_alloc(job->pool, units, align,
+							    DMAP_BOUNCE_NO_BOUNDARY);
 
 			if (index < 0) {
 				job->failures++;
@@ -169,8 +176,12 @@ static double run_pairs(enum allocator which, size_t size, unsigned int threads,
 
 	pthread_barrier_init(&barrier, NULL, threads);
 	for (unsigned int t = 0; t < threads; t++) {
-		jobs[t] = (struct pair_job){ .which = which, .size = size, .iterations = iterations,
-					     .cpu = t, .pool = pool, .model = model,
+		jobs[t] = (struct pair_job){ .which = which,
+					     .size = size,
+					     .iterations = iterations,
+					     .cpu = t,
+					     .pool = pool,
+					     .model = model,
 					     .barrier = &barrier };
 		pthread_create(&tid[t], NULL, pair_thread, &jobs[t]);
 	}
@@ -179,7 +190,8 @@ static double run_pairs(enum allocator which, size_t size, unsigned int threads,
 		if (jobs[t].ns > worst)
 			worst = jobs[t].ns;
 		if (jobs[t].failures)
-			fprintf(stderr, "%s: %ld failures\n", allocator_names[which], jobs[t].failures);
+			fprintf(stderr, "%s: %ld failures\n", allocator_names[which],
+				jobs[t].failures);
 	}
 	pthread_barrier_destroy(&barrier);
 	return (double)worst / (double)iterations;
@@ -188,8 +200,12 @@ static double run_pairs(enum allocator which, size_t size, unsigned int threads,
 static struct dmap_bounce_pool *make_pool(size_t bytes, unsigned int nr_caches)
 {
 	struct dmap_bounce_pool_params params = {
-		.phys = 0x40000000ull, .bus = 0x40000000ull, .size = bytes, .slot_shift = 11,
-		.top_order = 9, .nr_caches = nr_caches,
+		.phys = 0x40000000ull,
+		.bus = 0x40000000ull,
+		.size = bytes,
+		.slot_shift = 11,
+		.top_order = 9,
+		.nr_caches = nr_caches,
 	};
 	struct dmap_bounce_pool *pool;
 
@@ -208,11 +224,12 @@ static void bench_alloc(void)
 	printf("\n## 1. Allocation + free pairs (ns per pair per thread, median of %d)\n\n", reps);
 	printf("Pool size 64 MiB for dmap and the swiotlb model (2 areas); %ld pairs per thread.\n\n",
 	       iterations);
+	printf("Each cell: median (best) of the repetitions; ratios use the medians.\n\n");
 	printf("| size | threads | dmap pool | swiotlb model | jemalloc | glibc malloc | dmap/swiotlb | dmap/jemalloc |\n");
 	printf("|---:|---:|---:|---:|---:|---:|---:|---:|\n");
 	for (unsigned int s = 0; s < 4; s++) {
 		for (unsigned int threads = 1; threads <= 2; threads++) {
-			double med[A_COUNT];
+			double med[A_COUNT], min[A_COUNT];
 
 			for (int a = 0; a < A_COUNT; a++) {
 				double v[32];
@@ -233,10 +250,12 @@ static void bench_alloc(void)
 						swiotlb_model_destroy(&model);
 				}
 				med[a] = median(v, reps);
+				min[a] = best(v);
 			}
-			printf("| %zu KiB | %u | %.1f | %.1f | %.1f | %.1f | %.2f | %.2f |\n",
-			       sizes[s] >> 10, threads, med[A_DMAP], med[A_SWIOTLB],
-			       med[A_JEMALLOC], med[A_GLIBC], med[A_DMAP] / med[A_SWIOTLB],
+			printf("| %zu KiB | %u | %.1f (%.1f) | %.1f (%.1f) | %.1f (%.1f) | %.1f (%.1f) | %.2f | %.2f |\n",
+			       sizes[s] >> 10, threads, med[A_DMAP], min[A_DMAP], med[A_SWIOTLB],
+			       min[A_SWIOTLB], med[A_JEMALLOC], min[A_JEMALLOC], med[A_GLIBC],
+			       min[A_GLIBC], med[A_DMAP] / med[A_SWIOTLB],
 			       med[A_DMAP] / med[A_JEMALLOC]);
 			fflush(stdout);
 		}
@@ -282,7 +301,8 @@ static void *map_thread(void *arg)
 		}
 	} else {
 		for (i = 0; i < job->iterations; i++) {
-			dmap_addr_t bus = dmap_map_phys(job->dev, job->phys, job->size, job->dir, 0);
+			dmap_addr_t bus =
+				dmap_map_phys(job->dev, job->phys, job->size, job->dir, 0);
 
 			if (bus == DMAP_MAPPING_ERROR) {
 				fprintf(stderr, "map failed\n");
@@ -321,14 +341,16 @@ static void bench_map(void)
 	memset(floor_dst[0], 2, 1 << 20);
 	memset(floor_dst[1], 2, 1 << 20);
 
-	printf("\n## 2. map + unmap vs the memcpy floor (ns per operation, median of %d)\n\n", reps);
+	printf("\n## 2. map + unmap vs the memcpy floor (ns per operation, median of %d)\n\n",
+	       reps);
 	printf("64 MiB bounce domain, coherent device, buffer above 4 GiB; the floor is the bare memcpy\n");
 	printf("the operation implies (one copy for TO_DEVICE, two for BIDIRECTIONAL), same sizes.\n\n");
+	printf("Each cell: median (best); the ratio uses the medians.\n\n");
 	printf("| size | dir | threads | map+unmap | memcpy floor | ratio |\n|---:|---|---:|---:|---:|---:|\n");
 	for (unsigned int s = 0; s < 2; s++) {
 		for (unsigned int d = 0; d < 2; d++) {
 			for (unsigned int threads = 1; threads <= 2; threads++) {
-				double res[2];
+				double res[2], low[2];
 
 				for (int floor = 0; floor < 2; floor++) {
 					double v[32];
@@ -338,14 +360,16 @@ static void bench_map(void)
 						struct map_job jobs[2];
 						pthread_barrier_t barrier;
 						uint64_t worst = 0;
-						long iters = (sizes[s] > 8192 ? 20000 : 200000) / scale;
+						long iters =
+							(sizes[s] > 8192 ? 20000 : 200000) / scale;
 
 						pthread_barrier_init(&barrier, NULL, threads);
 						for (unsigned int t = 0; t < threads; t++) {
 							jobs[t] = (struct map_job){
 								.dev = dev,
 								.phys = BUF_BASE + (4ull << 20) * t,
-								.buf = (char *)buf_ram + (4 << 20) * t,
+								.buf = (char *)buf_ram +
+								       (4 << 20) * t,
 								.dst = floor_dst[t],
 								.size = sizes[s],
 								.dir = dirs[d],
@@ -353,7 +377,8 @@ static void bench_map(void)
 								.iterations = iters,
 								.barrier = &barrier,
 							};
-							pthread_create(&tid[t], NULL, map_thread, &jobs[t]);
+							pthread_create(&tid[t], NULL, map_thread,
+								       &jobs[t]);
 						}
 						for (unsigned int t = 0; t < threads; t++) {
 							pthread_join(tid[t], NULL);
@@ -364,10 +389,11 @@ static void bench_map(void)
 						v[r] = (double)worst / (double)iters;
 					}
 					res[floor] = median(v, reps);
+					low[floor] = best(v);
 				}
-				printf("| %zu KiB | %s | %u | %.0f | %.0f | %.2f |\n", sizes[s] >> 10,
-				       dmap_dir_name(dirs[d]), threads, res[0], res[1],
-				       res[0] / res[1]);
+				printf("| %zu KiB | %s | %u | %.0f (%.0f) | %.0f (%.0f) | %.2f |\n",
+				       sizes[s] >> 10, dmap_dir_name(dirs[d]), threads, res[0],
+				       low[0], res[1], low[1], res[0] / res[1]);
 				fflush(stdout);
 			}
 		}
@@ -513,7 +539,8 @@ static struct replay_result replay(const struct trace *t, size_t pool_bytes, boo
 	if (use_swiotlb)
 		swiotlb_model_init(&model, pool_bytes, 2);
 	else
-		pool = make_pool(pool_bytes, 16);
+		pool = make_pool(pool_bytes,
+				 getenv("FRAG_CACHES") ? atoi(getenv("FRAG_CACHES")) : 16);
 	for (size_t e = 0; e < t->nevents; e++) {
 		const struct trace_event *ev = &t->events[e];
 		long h;
@@ -535,11 +562,25 @@ static struct replay_result replay(const struct trace *t, size_t pool_bytes, boo
 				res.impossible++;
 		} else {
 			h = dmap_bounce_pool_alloc(pool, (uint32_t)((ev->size + 2047) >> 11),
-						   ev->size >= 4096 ? 1 : 0);
+						   ev->size >= 4096 ? 1 : 0,
+						   DMAP_BOUNCE_NO_BOUNDARY);
 		}
 		handle[ev->id] = h;
 		if (h < 0) {
 			if (!res.failed_any) {
+				if (getenv("FRAG_DEBUG") && !use_swiotlb)
+					fprintf(stderr,
+						"first failure: %u bytes, slots in use %llu of %llu, live bytes %llu\n",
+						ev->size,
+						(unsigned long long)dmap_bounce_pool_slots_in_use(
+							pool),
+						(unsigned long long)dmap_bounce_pool_total_slots(
+							pool),
+						(unsigned long long)live);
+				if (getenv("FRAG_DEBUG") && use_swiotlb)
+					fprintf(stderr,
+						"swiotlb first failure: %u bytes, slots used %lu of %lu\n",
+						ev->size, swiotlb_model_used(&model), model.nslabs);
 				res.failed_any = true;
 				res.util_first_failure = (double)live / (double)pool_bytes;
 				res.first_failure_size = ev->size;
@@ -571,9 +612,9 @@ static void print_replay(const struct trace *t, size_t pool_bytes, const char *w
 			 100.0 * r.util_first_failure, r.first_failure_size >> 10);
 	else
 		snprintf(first, sizeof(first), "no failure");
-	printf("| %s | %zu MiB | %s | %.2f%% | %u | %u | %s | %.1f%% |\n", t->name, pool_bytes >> 20,
-	       who, 100.0 * r.served / t->nrequests, r.failed, r.impossible, first,
-	       100.0 * r.peak_util);
+	printf("| %s | %zu MiB | %s | %.2f%% | %u | %u | %s | %.1f%% |\n", t->name,
+	       pool_bytes >> 20, who, 100.0 * r.served / t->nrequests, r.failed, r.impossible,
+	       first, 100.0 * r.peak_util);
 }
 
 static void bench_frag(void)

@@ -67,8 +67,8 @@ static inline unsigned int wrap_index(const struct swiotlb_model *m, unsigned in
 	return index >= m->area_nslabs ? 0 : index;
 }
 
-static long area_find(struct swiotlb_model *m, unsigned int area_index, size_t size,
-		      uint64_t orig, uint64_t min_align_mask)
+static long area_find(struct swiotlb_model *m, unsigned int area_index, size_t size, uint64_t orig,
+		      uint64_t min_align_mask)
 {
 	struct swiotlb_area *area = &m->areas[area_index];
 	uint64_t alloc_align_mask = 0, iotlb_align_mask = min_align_mask;
@@ -84,7 +84,7 @@ static long area_find(struct swiotlb_model *m, unsigned int area_index, size_t s
 	alloc_align_mask |= SWIOTLB_SLOT - 1;
 	iotlb_align_mask &= ~alloc_align_mask;
 	stride = (unsigned int)(((alloc_align_mask > iotlb_align_mask ? alloc_align_mask :
-									 iotlb_align_mask) >>
+									iotlb_align_mask) >>
 				 SWIOTLB_SHIFT) +
 				1);
 
@@ -118,8 +118,8 @@ found:
 		m->slots[i].alloc_size =
 			(uint32_t)(size + offset - ((i - slot_index) << SWIOTLB_SHIFT));
 	}
-	for (i = slot_index - 1; slot_index && seg_offset(i) != SWIOTLB_SEGSIZE - 1 && m->slots[i].list;
-	     i--) {
+	for (i = slot_index - 1;
+	     slot_index && seg_offset(i) != SWIOTLB_SEGSIZE - 1 && m->slots[i].list; i--) {
 		m->slots[i].list = ++count;
 		if (!i)
 			break;
@@ -161,8 +161,8 @@ void swiotlb_model_free(struct swiotlb_model *m, long index, size_t size, uint64
 
 	pthread_spin_lock(&area->lock);
 	/* Step 1: take the free run after us if it is in the same segment. */
-	if ((unsigned long)index + nslots <
-	    (((unsigned long)index + 1 + SWIOTLB_SEGSIZE - 1) & ~(unsigned long)(SWIOTLB_SEGSIZE - 1)))
+	if ((unsigned long)index + nslots < (((unsigned long)index + 1 + SWIOTLB_SEGSIZE - 1) &
+					     ~(unsigned long)(SWIOTLB_SEGSIZE - 1)))
 		count = m->slots[index + nslots].list;
 	else
 		count = 0;
@@ -171,9 +171,8 @@ void swiotlb_model_free(struct swiotlb_model *m, long index, size_t size, uint64
 		m->slots[i].alloc_size = 0;
 	}
 	/* Step 2: extend backwards over the free slots before us, within the segment. */
-	for (i = index - 1; i >= 0 && seg_offset((unsigned long)i) != SWIOTLB_SEGSIZE - 1 &&
-			    m->slots[i].list;
-	     i--)
+	for (i = index - 1;
+	     i >= 0 && seg_offset((unsigned long)i) != SWIOTLB_SEGSIZE - 1 && m->slots[i].list; i--)
 		m->slots[i].list = ++count;
 	area->used -= nslots;
 	pthread_spin_unlock(&area->lock);

@@ -7,10 +7,13 @@
  *
  * For 1 and 2 threads (each mapping on the same device, as queues of one
  * NIC would), and with per-domain counting off and on, it runs N map+unmap
- * pairs per thread, repeats the measurement R times (R >= 11) and prints the
- * median ns per pair and the ratio to the floor measured in the same run.
+ * pairs per thread, repeats the measurement R times and prints the median ns
+ * per pair and the ratio to the floor measured in the same run. Modes are
+ * interleaved so drifting machine load hits them alike; many short
+ * measurements (default 31 x 200,000 pairs) keep most of them inside one
+ * scheduler time slice on a shared machine, which steadies the median.
  *
- * Usage: bench_identity [iterations-per-thread] [repetitions]
+ * Usage: bench_identity [iterations-per-thread (200000)] [repetitions (31)]
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -113,6 +116,21 @@ static double measure(enum mode mode, int threads, long iterations)
 	return total / threads;
 }
 
+/* The machine is shared: say how busy it was, so the figures can be judged. */
+static void print_load(const char *when)
+{
+	char line[128] = "?";
+	FILE *f = fopen("/proc/loadavg", "r");
+
+	if (f) {
+		if (!fgets(line, sizeof(line), f))
+			line[0] = 0;
+		fclose(f);
+	}
+	line[strcspn(line, "\n")] = 0;
+	printf("%s (/proc/loadavg): %s\n", when, line);
+}
+
 static int compare_double(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -122,8 +140,8 @@ static int compare_double(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-	long iterations = argc > 1 ? atol(argv[1]) : 2000000;
-	int reps = argc > 2 ? atoi(argv[2]) : 11;
+	long iterations = argc > 1 ? atol(argv[1]) : 200000;
+	int reps = argc > 2 ? atoi(argv[2]) : 31;
 	struct dmap_hosted *hosted;
 	struct dmap_ctx *ctx;
 	struct dmap_dev_info info = { .name = "bench0", .dma_mask = DMAP_BIT_MASK(64) };
@@ -144,6 +162,7 @@ int main(int argc, char **argv)
 	}
 	printf("identity map+unmap of %d bytes, %ld pairs per thread, median of %d runs\n",
 	       MAP_SIZE, iterations, reps);
+	print_load("load before");
 	for (int threads = 1; threads <= 2; threads++) {
 		double median[MODE_COUNT];
 
@@ -161,6 +180,7 @@ int main(int argc, char **argv)
 			       mode_names[m], median[m], samples[m][0], samples[m][reps - 1],
 			       median[m] / median[MODE_FLOOR]);
 	}
+	print_load("\nload after");
 	dmap_dev_destroy(dev);
 	dmap_domain_destroy(domain);
 	dmap_ctx_destroy(ctx);

@@ -10,9 +10,13 @@
  * locked variants update in place (memmove), the RCU one copies the table,
  * publishes it and frees the old one after a grace period: the writer pays
  * more, the readers pay nothing. Each configuration runs --runs times (7 by
- * default) for --seconds (0.3) and the median is printed, with ratios.
+ * default) for --seconds (0.3), the three kinds interleaved, and the median
+ * is printed with ratios; "w/s" is the writer's achieved rate (a starved
+ * writer shows as a low number).
  *
- * Usage: bench_range_map [--runs N] [--seconds S] [--entries N] [--write-us U]
+ * Readers are pinned to CPUs 0 and 1 (--no-pin: not), the writer is not.
+ *
+ * Usage: bench_range_map [--runs N] [--seconds S] [--entries N] [--write-us U] [--no-pin]
  */
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -22,19 +26,26 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <dmap/hosted.h>
 #include <dmap/range_map.h>
 #include <dmap/helpers.h>
 
-enum kind { KIND_RCU, KIND_RWLOCK, KIND_MUTEX, KIND_COUNT };
+/*
+ * glibc's default rwlock prefers readers: with two readers a writer can wait
+ * forever (the "w/s" column shows it), so the writer-preferring variant is
+ * measured too: it is the rwlock that actually lets the writer in.
+ */
+enum kind { KIND_RCU, KIND_RWLOCK, KIND_RWLOCK_WRITER_PREF, KIND_MUTEX, KIND_COUNT };
 static const char *const kind_names[KIND_COUNT] = { "rcu range map", "rwlock array",
-						    "mutex array" };
+						    "rwlock (wr-pref)", "mutex array" };
 
 #define STRIDE 0x10000ull /* entry i covers [i * STRIDE, i * STRIDE + STRIDE / 2) */
 
 static unsigned int entries = 1024;
 static unsigned int write_period_us = 10;
+static bool pin_readers = true;
 
 /* The locked baseline: a plain sorted array updated in place. */
 struct locked_array {
@@ -68,19 +79,22 @@ static uint64_t xorshift(uint64_t *s)
 	return *s * 0x2545f4914f6cdd1dull;
 }
 
+/* The same branch-free lower bound as core/src/range_map.c, so only the locking differs. */
 static const struct dmap_range *array_lookup(const struct locked_array *a, uint64_t addr)
 {
-	size_t low = 0, high = a->count;
+	const struct dmap_range *base = a->table;
+	size_t n = a->count;
 
-	while (low < high) {
-		size_t mid = low + (high - low) / 2;
+	if (!n)
+		return NULL;
+	while (n > 1) {
+		size_t half = n / 2;
 
-		if (a->table[mid].last < addr)
-			low = mid + 1;
-		else
-			high = mid;
+		base = base[half - 1].last < addr ? base + half : base;
+		n -= half;
 	}
-	return low < a->count && a->table[low].first <= addr ? &a->table[low] : NULL;
+	base += base->last < addr;
+	return base < a->table + a->count && base->first <= addr ? base : NULL;
 }
 
 static void array_insert(struct locked_array *a, uint64_t first, uint64_t last, uint64_t value)
@@ -106,11 +120,21 @@ static void array_remove(struct locked_array *a, uint64_t first)
 	a->count--;
 }
 
+static double thread_cpu_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
 struct reader_arg {
 	struct bench *b;
 	uint64_t seed;
+	int cpu;
 	uint64_t lookups;
 	uint64_t sum;
+	double cpu_ns; /* CPU time the thread used */
 };
 
 static void *reader(void *p)
@@ -119,10 +143,26 @@ static void *reader(void *p)
 	struct bench *b = arg->b;
 	uint64_t s = arg->seed, lookups = 0, sum = 0;
 	uint64_t span = (uint64_t)entries * STRIDE;
+	double cpu0;
+
+	if (pin_readers) {
+		/* One core per reader, so two readers really run at once when they can. */
+		cpu_set_t set;
+
+		CPU_ZERO(&set);
+		CPU_SET(arg->cpu, &set);
+		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	}
+	cpu0 = thread_cpu_ns();
+	uint64_t mask = 1;
+
+	while (mask < span) /* a power-of-two mask, not a division, per address */
+		mask <<= 1;
+	mask--;
 
 	while (!__atomic_load_n(&b->stop, __ATOMIC_RELAXED)) {
 		for (int i = 0; i < 64; i++) {
-			uint64_t addr = xorshift(&s) % span;
+			uint64_t addr = (xorshift(&s) >> 7) & mask;
 			const struct dmap_range *r;
 
 			switch (b->kind) {
@@ -133,6 +173,7 @@ static void *reader(void *p)
 				dmap_rcu_read_unlock();
 				break;
 			case KIND_RWLOCK:
+			case KIND_RWLOCK_WRITER_PREF:
 				pthread_rwlock_rdlock(&b->array.rwlock);
 				r = array_lookup(&b->array, addr);
 				sum += r ? r->value : 0;
@@ -150,6 +191,7 @@ static void *reader(void *p)
 	}
 	arg->lookups = lookups;
 	arg->sum = sum;
+	arg->cpu_ns = thread_cpu_ns() - cpu0;
 	return NULL;
 }
 
@@ -180,6 +222,7 @@ static void *writer(void *p)
 				dmap_range_map_insert(b->map, first, first + 15, first, NULL);
 			break;
 		case KIND_RWLOCK:
+		case KIND_RWLOCK_WRITER_PREF:
 			pthread_rwlock_wrlock(&b->array.rwlock);
 			if (present)
 				array_remove(&b->array, first);
@@ -208,6 +251,7 @@ static void *writer(void *p)
 struct result {
 	double lookups_per_s;
 	double writes_per_s;
+	double cpu_ns_per_lookup; /* reader CPU time per lookup: independent of machine load */
 };
 
 static struct result run_once(enum kind kind, int readers, double seconds, bool with_writer)
@@ -218,6 +262,7 @@ static struct result run_once(enum kind kind, int readers, double seconds, bool 
 	pthread_t rthreads[4], wthread;
 	struct timespec duration;
 	uint64_t start, elapsed, total = 0;
+	double cpu = 0;
 	struct result result;
 
 	if (kind == KIND_RCU) {
@@ -227,9 +272,17 @@ static struct result run_once(enum kind kind, int readers, double seconds, bool 
 			exit(1);
 		}
 		for (unsigned int i = 0; i < entries; i++)
-			dmap_range_map_insert(b.map, i * STRIDE, i * STRIDE + STRIDE / 2 - 1, i, NULL);
+			dmap_range_map_insert(b.map, i * STRIDE, i * STRIDE + STRIDE / 2 - 1, i,
+					      NULL);
 	} else {
-		pthread_rwlock_init(&b.array.rwlock, NULL);
+		pthread_rwlockattr_t attr;
+
+		pthread_rwlockattr_init(&attr);
+		if (kind == KIND_RWLOCK_WRITER_PREF)
+			pthread_rwlockattr_setkind_np(&attr,
+						      PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
+		pthread_rwlock_init(&b.array.rwlock, &attr);
+		pthread_rwlockattr_destroy(&attr);
 		pthread_mutex_init(&b.array.mutex, NULL);
 		b.array.table = calloc(entries + 1, sizeof(b.array.table[0]));
 		for (unsigned int i = 0; i < entries; i++)
@@ -237,7 +290,9 @@ static struct result run_once(enum kind kind, int readers, double seconds, bool 
 	}
 	start = now_ns();
 	for (int i = 0; i < readers; i++) {
-		rargs[i] = (struct reader_arg){ .b = &b, .seed = 0x9e3779b97f4a7c15ull * (i + 1) };
+		rargs[i] = (struct reader_arg){ .b = &b,
+						.seed = 0x9e3779b97f4a7c15ull * (i + 1),
+						.cpu = i % (int)sysconf(_SC_NPROCESSORS_ONLN) };
 		pthread_create(&rthreads[i], NULL, reader, &rargs[i]);
 	}
 	if (with_writer)
@@ -249,12 +304,14 @@ static struct result run_once(enum kind kind, int readers, double seconds, bool 
 	for (int i = 0; i < readers; i++) {
 		pthread_join(rthreads[i], NULL);
 		total += rargs[i].lookups;
+		cpu += rargs[i].cpu_ns;
 	}
 	if (with_writer)
 		pthread_join(wthread, NULL);
 	elapsed = now_ns() - start;
 	result.lookups_per_s = (double)total * 1e9 / (double)elapsed;
 	result.writes_per_s = (double)warg.writes * 1e9 / (double)elapsed;
+	result.cpu_ns_per_lookup = total ? cpu / (double)total : 0;
 	if (kind == KIND_RCU) {
 		dmap_range_map_destroy(b.map);
 		dmap_hosted_destroy(b.hosted);
@@ -264,6 +321,95 @@ static struct result run_once(enum kind kind, int readers, double seconds, bool 
 		pthread_mutex_destroy(&b.array.mutex);
 	}
 	return result;
+}
+
+/*
+ * Single thread, CPU time per lookup: the bare search inside one long read
+ * section vs a read lock/unlock around every lookup. Shows what the RCU read
+ * side itself costs (CPU time, so other load on the machine does not count).
+ */
+static void read_side_cost(void)
+{
+	struct dmap_hosted *hosted;
+	struct dmap_range_map *map;
+	const int n = 4000000;
+	uint64_t s = 0x9e3779b97f4a7c15ull, sum = 0, mask = 1;
+	double t0, bare, locked;
+
+	while (mask < (uint64_t)entries * STRIDE)
+		mask <<= 1;
+	mask--;
+	if (dmap_hosted_create(NULL, &hosted) ||
+	    dmap_range_map_create(dmap_hosted_env(hosted), NULL, NULL, &map))
+		exit(1);
+	for (unsigned int i = 0; i < entries; i++)
+		dmap_range_map_insert(map, i * STRIDE, i * STRIDE + STRIDE / 2 - 1, i, NULL);
+	t0 = thread_cpu_ns();
+	dmap_rcu_read_lock();
+	for (int i = 0; i < n; i++) {
+		const struct dmap_range *r = dmap_range_map_lookup(map, (xorshift(&s) >> 7) & mask);
+
+		sum += r ? r->value : 0;
+	}
+	dmap_rcu_read_unlock();
+	bare = (thread_cpu_ns() - t0) / n;
+	t0 = thread_cpu_ns();
+	for (int i = 0; i < n; i++) {
+		const struct dmap_range *r;
+
+		dmap_rcu_read_lock();
+		r = dmap_range_map_lookup(map, (xorshift(&s) >> 7) & mask);
+		sum += r ? r->value : 0;
+		dmap_rcu_read_unlock();
+	}
+	locked = (thread_cpu_ns() - t0) / n;
+	printf("read side, 1 thread, CPU time per lookup: bare search %.1f ns, with read lock/unlock per lookup %.1f ns (checksum %llu)\n",
+	       bare, locked, (unsigned long long)(sum & 0xff));
+	dmap_range_map_destroy(map);
+	dmap_hosted_destroy(hosted);
+}
+
+/*
+ * Single thread: CPU cost of one write (insert or remove of one entry in a
+ * 1024-entry map), for the writer itself and for the whole process (which
+ * adds the RCU worker's grace periods and frees).
+ */
+static void write_cost(void)
+{
+	struct dmap_hosted *hosted;
+	struct dmap_range_map *map;
+	const struct dmap_env *env;
+	const int n = 20000;
+	struct timespec ts;
+	double t0, p0, writer, process;
+
+	if (dmap_hosted_create(NULL, &hosted))
+		exit(1);
+	env = dmap_hosted_env(hosted);
+	if (dmap_range_map_create(env, NULL, NULL, &map))
+		exit(1);
+	for (unsigned int i = 0; i < entries; i++)
+		dmap_range_map_insert(map, i * STRIDE, i * STRIDE + STRIDE / 2 - 1, i, NULL);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	p0 = (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+	t0 = thread_cpu_ns();
+	for (int i = 0; i < n; i++) {
+		uint64_t first = (uint64_t)(i % (int)entries) * STRIDE + STRIDE / 2 + 16;
+		struct timespec nap = { .tv_nsec = 10000 };
+
+		dmap_range_map_insert(map, first, first + 15, first, NULL);
+		dmap_range_map_remove(map, first, first + 15);
+		if (i % 8 == 0) /* let the worker batch as it would at ~10 us per write */
+			nanosleep(&nap, NULL);
+	}
+	writer = (thread_cpu_ns() - t0) / (2.0 * n);
+	env->ops->rcu_barrier(env->cookie);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+	process = ((double)ts.tv_sec * 1e9 + (double)ts.tv_nsec - p0) / (2.0 * n);
+	printf("write, 1 thread, CPU time per insert or remove: writer %.0f ns, whole process (with the RCU worker) %.0f ns\n",
+	       writer, process);
+	dmap_range_map_destroy(map);
+	dmap_hosted_destroy(hosted);
 }
 
 static int compare_double(const void *a, const void *b)
@@ -277,11 +423,11 @@ int main(int argc, char **argv)
 {
 	int runs = 7;
 	double seconds = 0.3;
-	double median[KIND_COUNT][3], writes[KIND_COUNT][3];
+	double median[KIND_COUNT][4], writes[KIND_COUNT][4], cpu_ns[KIND_COUNT][4];
 	static const struct {
 		int readers;
 		bool writer;
-	} configs[3] = { { 1, true }, { 2, true }, { 2, false } };
+	} configs[4] = { { 1, false }, { 2, false }, { 1, true }, { 2, true } };
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--runs") && i + 1 < argc)
@@ -290,11 +436,13 @@ int main(int argc, char **argv)
 			seconds = atof(argv[++i]);
 		else if (!strcmp(argv[i], "--entries") && i + 1 < argc)
 			entries = (unsigned int)atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--no-pin"))
+			pin_readers = false;
 		else if (!strcmp(argv[i], "--write-us") && i + 1 < argc)
 			write_period_us = (unsigned int)atoi(argv[++i]);
 		else {
 			fprintf(stderr,
-				"usage: %s [--runs N] [--seconds S] [--entries N] [--write-us U]\n",
+				"usage: %s [--runs N] [--seconds S] [--entries N] [--write-us U] [--no-pin]\n",
 				argv[0]);
 			return 2;
 		}
@@ -305,41 +453,68 @@ int main(int argc, char **argv)
 	}
 	printf("range map lookups: %u entries, writer toggles an entry every %u us, median of %d runs of %.2f s\n",
 	       entries, write_period_us, runs, seconds);
-	for (int c = 0; c < 3; c++) {
-		for (int k = 0; k < KIND_COUNT; k++) {
-			double samples[101], wsamples[101];
+	read_side_cost();
+	write_cost();
+	for (int c = 0; c < 4; c++) {
+		double samples[KIND_COUNT][101], wsamples[KIND_COUNT][101],
+			csamples[KIND_COUNT][101];
 
-			/* Interleave kinds run by run would be fairer to drift; runs are short, so
-			 * each kind's runs go back to back and the median absorbs outliers. */
-			for (int r = 0; r < runs; r++) {
-				struct result res = run_once((enum kind)k, configs[c].readers, seconds,
-							     configs[c].writer);
+		/* Interleave the kinds run by run, so drift in the machine's load (2 shared
+		 * cores) spreads over all three instead of favouring whichever ran first. */
+		for (int r = 0; r < runs; r++) {
+			for (int k = 0; k < KIND_COUNT; k++) {
+				struct result res = run_once((enum kind)k, configs[c].readers,
+							     seconds, configs[c].writer);
 
-				samples[r] = res.lookups_per_s;
-				wsamples[r] = res.writes_per_s;
+				samples[k][r] = res.lookups_per_s;
+				wsamples[k][r] = res.writes_per_s;
+				csamples[k][r] = res.cpu_ns_per_lookup;
 			}
-			qsort(samples, (size_t)runs, sizeof(double), compare_double);
-			qsort(wsamples, (size_t)runs, sizeof(double), compare_double);
-			median[k][c] = samples[runs / 2];
-			writes[k][c] = wsamples[runs / 2];
+		}
+		for (int k = 0; k < KIND_COUNT; k++) {
+			qsort(samples[k], (size_t)runs, sizeof(double), compare_double);
+			qsort(wsamples[k], (size_t)runs, sizeof(double), compare_double);
+			median[k][c] = samples[k][runs / 2];
+			writes[k][c] = wsamples[k][runs / 2];
+			qsort(csamples[k], (size_t)runs, sizeof(double), compare_double);
+			cpu_ns[k][c] = csamples[k][runs / 2];
 		}
 	}
 	printf("\n%-16s", "");
-	for (int c = 0; c < 3; c++)
-		printf(" | %d reader%s %-9s", configs[c].readers, configs[c].readers > 1 ? "s" : " ",
+	for (int c = 0; c < 4; c++)
+		printf(" | %d reader%s %-9s", configs[c].readers,
+		       configs[c].readers > 1 ? "s" : " ",
 		       configs[c].writer ? "+ writer" : "no writer");
 	printf("\n");
 	for (int k = 0; k < KIND_COUNT; k++) {
 		printf("%-16s", kind_names[k]);
-		for (int c = 0; c < 3; c++)
+		for (int c = 0; c < 4; c++)
 			printf(" | %7.2f M/s (%5.0f w/s)", median[k][c] / 1e6, writes[k][c]);
 		printf("\n");
 	}
-	printf("\nratios (lookups/s):\n");
-	for (int c = 0; c < 3; c++)
-		printf("  %d reader%s %s: rcu/rwlock %.2fx, rcu/mutex %.2fx\n", configs[c].readers,
-		       configs[c].readers > 1 ? "s" : "", configs[c].writer ? "+ writer" : "(no writer)",
+	printf("\nreader CPU time per lookup (ns; excludes time blocked or preempted):\n%-16s", "");
+	for (int c = 0; c < 4; c++)
+		printf(" | %d reader%s %-9s", configs[c].readers,
+		       configs[c].readers > 1 ? "s" : " ",
+		       configs[c].writer ? "+ writer" : "no writer");
+	printf("\n");
+	for (int k = 0; k < KIND_COUNT; k++) {
+		printf("%-16s", kind_names[k]);
+		for (int c = 0; c < 4; c++)
+			printf(" | %11.1f ns        ", cpu_ns[k][c]);
+		printf("\n");
+	}
+	printf("\nratios (lookups/s; in brackets: CPU cost per lookup of the baseline over rcu's):\n");
+	for (int c = 0; c < 4; c++)
+		printf("  %d reader%s %s: rcu/rwlock %.2fx (%.2fx), rcu/rwlock-wr-pref %.2fx (%.2fx), "
+		       "rcu/mutex %.2fx (%.2fx)\n",
+		       configs[c].readers, configs[c].readers > 1 ? "s" : "",
+		       configs[c].writer ? "+ writer" : "(no writer)",
 		       median[KIND_RCU][c] / median[KIND_RWLOCK][c],
-		       median[KIND_RCU][c] / median[KIND_MUTEX][c]);
+		       cpu_ns[KIND_RWLOCK][c] / cpu_ns[KIND_RCU][c],
+		       median[KIND_RCU][c] / median[KIND_RWLOCK_WRITER_PREF][c],
+		       cpu_ns[KIND_RWLOCK_WRITER_PREF][c] / cpu_ns[KIND_RCU][c],
+		       median[KIND_RCU][c] / median[KIND_MUTEX][c],
+		       cpu_ns[KIND_MUTEX][c] / cpu_ns[KIND_RCU][c]);
 	return 0;
 }

@@ -25,7 +25,10 @@
  * context, then the environment), which is what makes releasing Python objects
  * in any order safe.
  */
-%module(package="dmap") dmap_native
+%module(package="dmap", docstring="Raw SWIG wrappers of the dmap C API; use the dmap package.") dmap_native
+
+/* Signatures with C types in every wrapper's docstring (help(dmap.dmap_native)). */
+%feature("autodoc", "2");
 
 %{
 #include <pthread.h>

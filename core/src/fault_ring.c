@@ -78,7 +78,7 @@ void dmap_fault_ring_push(struct dmap_fault_ring *ring, struct dmap_fault *fault
 {
 	uint64_t pos;
 
-	fault->sequence = __atomic_fetch_add(&ring->recorded, 1, __ATOMIC_RELAXED);
+	fault->sequence = dmap_fetch_add(&ring->recorded, 1);
 	pos = dmap_load_relaxed(&ring->enqueue_pos);
 	for (;;) {
 		struct dmap_fault_cell *cell = &ring->cells[pos & ring->mask];
@@ -86,8 +86,7 @@ void dmap_fault_ring_push(struct dmap_fault_ring *ring, struct dmap_fault *fault
 		int64_t diff = (int64_t)(seq - pos);
 
 		if (diff == 0) {
-			if (__atomic_compare_exchange_n(&ring->enqueue_pos, &pos, pos + 1, true,
-							__ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+			if (dmap_cmpxchg_weak(&ring->enqueue_pos, &pos, pos + 1)) {
 				cell->fault = *fault;
 				dmap_store_release(&cell->sequence, pos + 1);
 				return;
@@ -113,8 +112,7 @@ int dmap_fault_ring_pop(struct dmap_fault_ring *ring, struct dmap_fault *out)
 		int64_t diff = (int64_t)(seq - (pos + 1));
 
 		if (diff == 0) {
-			if (__atomic_compare_exchange_n(&ring->dequeue_pos, &pos, pos + 1, true,
-							__ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+			if (dmap_cmpxchg_weak(&ring->dequeue_pos, &pos, pos + 1)) {
 				*out = cell->fault;
 				/* Hand the cell to the producer of the next lap. */
 				dmap_store_release(&cell->sequence, pos + ring->mask + 1);

@@ -381,7 +381,7 @@ bool dmap_ratelimit_ok(const struct dmap_env *env, struct dmap_ratelimit *rl)
 		if (dmap_cmpxchg(&rl->window_start, &start, now))
 			dmap_store_relaxed(&rl->printed, 0);
 	}
-	if (__atomic_fetch_add(&rl->printed, 1, __ATOMIC_RELAXED) < rl->burst)
+	if (dmap_fetch_add(&rl->printed, 1) < rl->burst)
 		return true;
 	dmap_atomic_add_relaxed(&rl->suppressed, 1);
 	return false;

@@ -73,7 +73,7 @@ struct dmap_range_map {
 };
 
 /* Largest table size_t can describe; a request above it is -ENOMEM, not an overflow. */
-#define DMAP_RANGE_TABLE_MAX                                                    \
+#define DMAP_RANGE_TABLE_MAX \
 	((((size_t)-1) - sizeof(struct dmap_range_table)) / sizeof(struct dmap_range))
 
 static struct dmap_range_table *dmap_range_table_alloc(const struct dmap_range_map *map,
@@ -129,20 +129,26 @@ static void dmap_range_map_publish(struct dmap_range_map *map, struct dmap_range
 	map->env->ops->call_rcu(map->env->cookie, &prev->rcu, dmap_range_table_rcu_free);
 }
 
-/* Index of the first entry whose last >= @addr (table->count if none). */
+/*
+ * Index of the first entry whose last >= @addr (table->count if none).
+ * Branch-free halving: the only data-dependent choice is a conditional move,
+ * so a lookup costs log2(n) dependent loads and no mispredicted branches
+ * (random addresses would mispredict half of an if/else search's branches).
+ */
 static size_t dmap_range_lower_bound(const struct dmap_range_table *table, uint64_t addr)
 {
-	size_t low = 0, high = table->count;
+	const struct dmap_range *base = table->entries;
+	size_t n = table->count;
 
-	while (low < high) {
-		size_t mid = low + (high - low) / 2;
+	if (!n)
+		return 0;
+	while (n > 1) {
+		size_t half = n / 2;
 
-		if (table->entries[mid].last < addr)
-			low = mid + 1;
-		else
-			high = mid;
+		base = base[half - 1].last < addr ? base + half : base;
+		n -= half;
 	}
-	return low;
+	return (size_t)(base - table->entries) + (base->last < addr);
 }
 
 /**
@@ -421,8 +427,7 @@ const struct dmap_range *dmap_range_map_lookup(const struct dmap_range_map *map,
  * Context: as dmap_range_map_lookup(). To walk the map, continue from
  * entry->last + 1, stopping after an entry whose last is UINT64_MAX.
  */
-const struct dmap_range *dmap_range_map_lookup_next(const struct dmap_range_map *map,
-						    uint64_t addr)
+const struct dmap_range *dmap_range_map_lookup_next(const struct dmap_range_map *map, uint64_t addr)
 {
 	const struct dmap_range_table *table;
 	size_t index;

@@ -45,6 +45,7 @@ def run():
         p2m = guest.p2m
         ctx = env.context()
         xen = ctx.xen_domain("swiotlb-xen", guest=guest)  # allocates its pool now
+        xen.counting = True  # per-mapping counters (direct maps) are opt-in
         blk = ctx.device("xen-blkfront", dma_mask=dmap.bits(64))
         blk.attach(xen)
 
@@ -93,6 +94,7 @@ def run():
 
         step("3. IOVA == pfn: the guest's IOMMU maps its pseudo-physical space")
         viommu = ctx.xen_domain("xen-iova-pfn", guest=guest, iova_is_pfn=True)
+        viommu.counting = True
         dev2 = ctx.device("virtio-blk-viommu", dma_mask=dmap.bits(64))
         dev2.attach(viommu)
         env.fill(buf, 0, PAGE)

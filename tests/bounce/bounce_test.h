@@ -30,7 +30,8 @@ struct bounce_fixture {
 	struct dmap_domain *dom;
 };
 
-static inline void bounce_fixture_init(struct bounce_fixture *f, const struct dmap_bounce_config *cfg)
+static inline void bounce_fixture_init(struct bounce_fixture *f,
+				       const struct dmap_bounce_config *cfg)
 {
 	int ret;
 

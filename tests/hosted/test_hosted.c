@@ -67,8 +67,7 @@ Test(hosted, registration_errors)
 	cr_assert_eq(dmap_hosted_mem_add(t.hosted, 0xff000, 4096, 0, NULL), 0);
 	cr_assert_eq(dmap_hosted_mem_add(t.hosted, 0x110000, 4096, 0, NULL), 0);
 	/* The same host memory cannot be registered twice. */
-	cr_assert_eq(dmap_hosted_mem_add_external(t.hosted, 0x200000, 4096, 0, host),
-		     -DMAP_EEXIST);
+	cr_assert_eq(dmap_hosted_mem_add_external(t.hosted, 0x200000, 4096, 0, host), -DMAP_EEXIST);
 	cr_assert(dmap_test_log_has(&t, "already registered as physical 0x100000", NULL));
 
 	cr_assert_eq(dmap_hosted_mem_remove(t.hosted, 0x101000), -DMAP_ENOENT);
@@ -96,14 +95,15 @@ Test(hosted, phys_virt_round_trip_two_regions)
 
 		cr_assert_not_null(va);
 		cr_assert_eq(va, in_low ? (char *)low + off : (char *)high + (off - 1 * MiB));
-		cr_assert_eq(contig, in_low ? 1 * MiB - off : 3 * MiB - off,
-			     "contig at 0x%llx", (unsigned long long)p);
+		cr_assert_eq(contig, in_low ? 1 * MiB - off : 3 * MiB - off, "contig at 0x%llx",
+			     (unsigned long long)p);
 		cr_assert_eq(env->ops->virt_to_phys(env->cookie, va, &phys, &contig), 0);
 		cr_assert_eq(phys, p);
 		cr_assert_eq(contig, in_low ? 1 * MiB - off : 3 * MiB - off);
 	}
 	/* The two host mappings are separate: contiguity stops at the region edge. */
-	cr_assert_eq(env->ops->phys_to_virt(env->cookie, 0x800fffff, &contig), (char *)low + 0xfffff);
+	cr_assert_eq(env->ops->phys_to_virt(env->cookie, 0x800fffff, &contig),
+		     (char *)low + 0xfffff);
 	cr_assert_eq(contig, 1);
 	cr_assert_null(env->ops->phys_to_virt(env->cookie, 0x7fffffff, &contig));
 	cr_assert_null(env->ops->phys_to_virt(env->cookie, 0x80300000, &contig));
@@ -128,9 +128,9 @@ Test(hosted, region_ending_at_2_pow_64)
 	size_t contig = 0;
 	char *host, *va;
 
-	cr_assert_eq(dmap_hosted_mem_add(t.hosted, base, 64 * KiB, DMAP_HOSTED_MEM_POOL,
-					 (void **)&host),
-		     0);
+	cr_assert_eq(
+		dmap_hosted_mem_add(t.hosted, base, 64 * KiB, DMAP_HOSTED_MEM_POOL, (void **)&host),
+		0);
 	va = env->ops->phys_to_virt(env->cookie, UINT64_MAX, &contig);
 	cr_assert_eq(va, host + 64 * KiB - 1);
 	cr_assert_eq(contig, 1);
@@ -204,8 +204,8 @@ Test(hosted, dma_pages_limit_alignment_exhaustion)
 	cr_assert_eq(phys[3] % (256 * KiB), 0);
 
 	/* Non-power-of-two alignment and zero size are refused. */
-	cr_assert_null(env->ops->alloc_dma_pages(env->cookie, 4096, 3 * 4096, UINT64_MAX,
-						 &phys[4]));
+	cr_assert_null(
+		env->ops->alloc_dma_pages(env->cookie, 4096, 3 * 4096, UINT64_MAX, &phys[4]));
 	cr_assert_null(env->ops->alloc_dma_pages(env->cookie, 0, 0, UINT64_MAX, &phys[4]));
 	/* A limit below all pool memory. */
 	cr_assert_null(env->ops->alloc_dma_pages(env->cookie, 4096, 0, 0xffefffff, &phys[4]));
@@ -250,8 +250,7 @@ Test(hosted, table_pages)
 	dmap_phys_t phys;
 	void *va;
 
-	cr_assert_eq(dmap_hosted_mem_add(t.hosted, 0x40000000, 1 * MiB, DMAP_HOSTED_MEM_POOL,
-					 NULL),
+	cr_assert_eq(dmap_hosted_mem_add(t.hosted, 0x40000000, 1 * MiB, DMAP_HOSTED_MEM_POOL, NULL),
 		     0);
 	for (size_t size = 512; size <= 64 * KiB; size *= 2) {
 		va = env->ops->alloc_table_page(env->cookie, size, &phys);
@@ -269,7 +268,8 @@ Test(hosted, table_pages)
 Test(hosted, external_memory)
 {
 	const struct dmap_env *env = t.env;
-	char *mem = mmap(NULL, 64 * KiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	char *mem =
+		mmap(NULL, 64 * KiB, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	dmap_phys_t phys;
 	size_t contig;
 

@@ -5,8 +5,8 @@
  * plus the argument checks.
  *
  * Arm: IHI 0070 (SMMUv3) 5.2 STE, 5.4 CD, 4.x commands, 7.3 event records.
- * Intel: VT-d spec 9.1 root entry, 9.3 context entry, 11.4.4.1 CCMD_REG,
- * 11.4.8 IOTLB_REG/IVA_REG, 6.5.2 invalidation descriptors, 11.4.14 fault
+ * Intel: VT-d spec 9.1 root entry, 9.3 context entry, 10.4.7 CCMD_REG,
+ * 10.4.8 IOTLB_REG/IVA_REG, 6.5.2 invalidation descriptors, 10.4.14 fault
  * recording registers. Every expected word below is derived in its comment.
  */
 #include <string.h>
@@ -16,13 +16,16 @@
 #include <dmap/dmap.h>
 #include <dmap/iommu_hw.h>
 
-#define EXPECT_WORDS(got, ...)                                                            \
-	do {                                                                              \
-		const uint64_t exp_[] = { __VA_ARGS__ };                                  \
-		for (size_t i_ = 0; i_ < sizeof(exp_) / sizeof(exp_[0]); i_++)            \
-			cr_assert_eq((got)[i_], exp_[i_], "word %zu: 0x%016llx, expected 0x%016llx", \
-				     i_, (unsigned long long)(got)[i_],                    \
-				     (unsigned long long)exp_[i_]);                       \
+#include "pgtable.h"
+#include "test_env.h"
+
+#define EXPECT_WORDS(got, ...)                                                                     \
+	do {                                                                                       \
+		const uint64_t exp_[] = { __VA_ARGS__ };                                           \
+		for (size_t i_ = 0; i_ < sizeof(exp_) / sizeof(exp_[0]); i_++)                     \
+			cr_assert_eq((got)[i_], exp_[i_],                                          \
+				     "word %zu: 0x%016llx, expected 0x%016llx", i_,                \
+				     (unsigned long long)(got)[i_], (unsigned long long)exp_[i_]); \
 	} while (0)
 
 Test(hw_golden, smmu_ste)
@@ -106,8 +109,8 @@ Test(hw_golden, smmu_cd)
 	 *        | ASID 0x1234 << 48  = 0x1234e205c0003510
 	 * word 1 = TTB0 0x40002000; word 3 = MAIR 0xf404ff44.
 	 */
-	cr_assert_eq(dmap_smmu_cd_from_tcr(&cd, 0x0000000500003510ull, 0x40002000, DMAP_ARM_MAIR_VALUE,
-					   0x1234),
+	cr_assert_eq(dmap_smmu_cd_from_tcr(&cd, 0x0000000500003510ull, 0x40002000,
+					   DMAP_ARM_MAIR_VALUE, 0x1234),
 		     0);
 	cr_assert_eq(dmap_smmu_cd_encode(&cd, w), 0);
 	EXPECT_WORDS(w, 0x1234e205c0003510ull, 0x40002000ull, 0, 0xf404ff44ull, 0, 0, 0, 0);
@@ -116,7 +119,10 @@ Test(hw_golden, smmu_cd)
 	cr_assert_eq(back.t0sz, 16);
 	cr_assert_eq(dmap_arm_ips_bits(back.ips), 48);
 
-	/* 64K granule (TG0 0b01 << 6 = 0x40), AFFD (35), WXN (36), TBI0 (38), HA (43), HD (42), EPD0 (14), ENDI (15). */
+	/*
+	 * 64K granule (TG0 0b01 << 6 = 0x40), AFFD (35), WXN (36), TBI0 (38), HA (43), HD (42),
+	 * EPD0 (14), ENDI (15).
+	 */
 	memset(&cd, 0, sizeof(cd));
 	cd.valid = true;
 	cd.tg0 = DMAP_ARM_TCR_TG0_64K;
@@ -124,7 +130,10 @@ Test(hw_golden, smmu_cd)
 	cd.affd = cd.wxn = cd.tbi0 = cd.ha = cd.hd = cd.epd0 = cd.endi = true;
 	cd.ttb0 = 0xfffffffffff0ull;
 	cr_assert_eq(dmap_smmu_cd_encode(&cd, w), 0);
-	/* 22 (0x16) | 0x40 | 0x4000 | 0x8000 | 0x80000000 | bits 35,36,38,42,43 = 0x0000_0c58_8000_c056 */
+	/*
+	 * 22 (0x16) | 0x40 | 0x4000 | 0x8000 | 0x80000000 | bits 35,36,38,42,43 =
+	 * 0x0000_0c58_8000_c056
+	 */
 	EXPECT_WORDS(w, 0x00000c5880000000ull | 0xc056ull, 0xfffffffffff0ull);
 
 	/* Errors: TTB0 not 16-byte aligned, TG0 reserved, IPS 7, wide T0SZ. */
@@ -170,46 +179,51 @@ Test(hw_golden, smmu_commands)
 {
 	struct dmap_smmu_cmd c;
 
-	/* 4.3.1 CMD_CFGI_STE: opcode 0x03, SID [63:32], Leaf word 1 bit 0. */
+	/* 4.3 CMD_CFGI_STE: opcode 0x03, SID [63:32], Leaf word 1 bit 0. */
 	memset(&c, 0, sizeof(c));
 	c.opcode = DMAP_SMMU_CMD_CFGI_STE;
 	c.sid = 0x42;
 	c.leaf = true;
 	check_cmd(&c, 0x0000004200000003ull, 1);
-	/* 4.3.3 CMD_CFGI_CD: opcode 0x05, SSID [31:12] (7 << 12), SID. */
+	/* 4.3 CMD_CFGI_CD: opcode 0x05, SSID [31:12] (7 << 12), SID. */
 	c.opcode = DMAP_SMMU_CMD_CFGI_CD;
 	c.ssid = 7;
 	check_cmd(&c, 0x0000004200007005ull, 1);
-	/* 4.3.2 CMD_CFGI_ALL = CFGI_STE_RANGE (0x04) with Range 31 in word 1 [4:0]. */
+	/* 4.3 CMD_CFGI_ALL = CFGI_STE_RANGE (0x04) with Range 31 in word 1 [4:0]. */
 	memset(&c, 0, sizeof(c));
 	c.opcode = DMAP_SMMU_CMD_CFGI_ALL;
 	check_cmd(&c, 0x04, 0x1f);
-	/* 4.4.2 CMD_TLBI_NH_ASID: opcode 0x11, ASID [63:48]. */
+	/* 4.4.2 (stage-1 TLBI) CMD_TLBI_NH_ASID: opcode 0x11, ASID [63:48]. */
 	memset(&c, 0, sizeof(c));
 	c.opcode = DMAP_SMMU_CMD_TLBI_NH_ASID;
 	c.asid = 0x1234;
 	check_cmd(&c, 0x1234000000000011ull, 0);
-	/* 4.4.3 CMD_TLBI_NH_VA: opcode 0x12, ASID, word 1: Address [63:12] | Leaf. */
+	/* 4.4.2 CMD_TLBI_NH_VA: opcode 0x12, ASID, word 1: Address [63:12] | Leaf. */
 	c.opcode = DMAP_SMMU_CMD_TLBI_NH_VA;
 	c.addr = 0x7fff12345000ull;
 	c.leaf = true;
 	check_cmd(&c, 0x1234000000000012ull, 0x00007fff12345001ull);
-	/* Range form: NUM 3 << 12, SCALE 1 << 20; TTL 3 << 8, TG 1 (4K) << 10. */
+	/*
+	 * Range form (4.4.1.1): NUM 3 << 12, SCALE 1 << 20; TTL [73:72] = word 1
+	 * 3 << 8, TG [75:74] = word 1 0b01 (4K) << 10.
+	 */
 	c.num = 3;
 	c.scale = 1;
 	c.ttl = 3;
 	c.tg = 1;
 	check_cmd(&c, 0x1234000000103012ull, 0x00007fff12345701ull);
-	/* 4.4.7 CMD_TLBI_NSNH_ALL: just the opcode 0x30. */
+	/* 4.4 CMD_TLBI_NSNH_ALL: just the opcode 0x30. */
 	memset(&c, 0, sizeof(c));
 	c.opcode = DMAP_SMMU_CMD_TLBI_NSNH_ALL;
 	check_cmd(&c, 0x30, 0);
-	/* 4.7.3 CMD_SYNC: opcode 0x46, CS SEV (0b10 << 12) = 0x2046. */
+	/* 4.7 CMD_SYNC: opcode 0x46, CS SEV (0b10 << 12) = 0x2046. */
 	memset(&c, 0, sizeof(c));
 	c.opcode = DMAP_SMMU_CMD_SYNC;
 	c.cs = DMAP_SMMU_SYNC_CS_SEV;
 	check_cmd(&c, 0x2046, 0);
-	/* CS IRQ (1 << 12), MSH IS (3 << 22), MSIAttr 0xf << 24, MSIData [63:32]; MSIAddr [51:2]. */
+	/*
+	 * CS IRQ (1 << 12), MSH IS (3 << 22), MSIAttr 0xf << 24, MSIData [63:32]; MSIAddr [51:2].
+	 */
 	c.cs = DMAP_SMMU_SYNC_CS_IRQ;
 	c.msh = 3;
 	c.msiattr = 0xf;
@@ -217,7 +231,10 @@ Test(hw_golden, smmu_commands)
 	c.msiaddr = 0x12345678;
 	check_cmd(&c, 0xdeadbeef0fc01046ull, 0x12345678);
 
-	/* Errors: unknown opcode, CS 3, unaligned MSI address, SID is 32 bits, address not page aligned. */
+	/*
+	 * Errors: unknown opcode, CS 3, unaligned MSI address, SID is 32 bits, address not page
+	 * aligned.
+	 */
 	c.msiaddr = 0x12345679;
 	cr_assert_eq(dmap_smmu_cmd_encode(&c, (uint64_t[2]){ 0 }), -DMAP_EINVAL);
 	c.msiaddr = 0;
@@ -254,7 +271,7 @@ Test(hw_golden, smmu_events)
 
 	memset(&ev, 0, sizeof(ev));
 	/*
-	 * 7.3.12 F_TRANSLATION (0x10), StreamID 0x42 (word 0 [63:32]), data read
+	 * 7.3 F_TRANSLATION (0x10), StreamID 0x42 (word 0 [63:32]), data read
 	 * by an unprivileged stream: RnW bit 35, CLASS IN (0b10 << 40); InputAddr
 	 * word 2; stage 1 so IPA stays 0.
 	 */
@@ -268,7 +285,10 @@ Test(hw_golden, smmu_events)
 	cr_assert_eq(dmap_smmu_event_decode(w, &back), 0);
 	cr_assert_eq(memcmp(&back, &ev, sizeof(ev)), 0);
 
-	/* 7.3.15 F_PERMISSION (0x13), SSV (bit 11), SubstreamID 5 [31:12], privileged write: PnU bit 33. */
+	/*
+	 * 7.3 F_PERMISSION (0x13), SSV (bit 11), SubstreamID 5 [31:12], privileged write: PnU
+	 * bit 33.
+	 */
 	memset(&ev, 0, sizeof(ev));
 	ev.id = DMAP_SMMU_EVT_F_PERMISSION;
 	ev.sid = 7;
@@ -280,7 +300,7 @@ Test(hw_golden, smmu_events)
 	cr_assert_eq(dmap_smmu_event_encode(&ev, w), 0);
 	EXPECT_WORDS(w, 0x0000000700005813ull, 0x0000020200000000ull, 0xffff800000001000ull, 0);
 
-	/* 7.3.5 C_BAD_STE (0x04): word 0 only, transaction fields are not written. */
+	/* 7.3 C_BAD_STE (0x04): word 0 only, transaction fields are not written. */
 	memset(&ev, 0, sizeof(ev));
 	ev.id = DMAP_SMMU_EVT_C_BAD_STE;
 	ev.sid = 0x99;
@@ -289,7 +309,7 @@ Test(hw_golden, smmu_events)
 	cr_assert_eq(dmap_smmu_event_encode(&ev, w), 0);
 	EXPECT_WORDS(w, 0x0000009900000004ull, 0, 0, 0);
 
-	/* 7.3.11 F_WALK_EABT (0x0b): FetchAddr [51:3] in word 3, CLASS TT (1 << 40). */
+	/* 7.3 F_WALK_EABT (0x0b): FetchAddr [51:3] in word 3, CLASS TT (1 << 40). */
 	memset(&ev, 0, sizeof(ev));
 	ev.id = DMAP_SMMU_EVT_F_WALK_EABT;
 	ev.sid = 1;
@@ -369,7 +389,7 @@ Test(hw_golden, vtd_register_invalidation)
 
 	memset(&cc, 0, sizeof(cc));
 	memset(&it, 0, sizeof(it));
-	/* 11.4.4.1 CCMD_REG: ICC bit 63 | CIRG global 01 << 61 = 0xa000000000000000. */
+	/* 10.4.7 CCMD_REG: ICC bit 63 | CIRG global 01 << 61 = 0xa000000000000000. */
 	cc.icc = true;
 	cc.cirg = DMAP_VTD_INV_GLOBAL;
 	cr_assert_eq(dmap_vtd_ccmd_encode(&cc, &v), 0);
@@ -392,7 +412,7 @@ Test(hw_golden, vtd_register_invalidation)
 	cc.fm = 4;
 	cr_assert_eq(dmap_vtd_ccmd_encode(&cc, &v), -DMAP_EINVAL);
 
-	/* 11.4.8.1 IOTLB_REG: IVT bit 63 | IIRG global 01 << 60 | DR bit 49 | DW bit 48. */
+	/* 10.4.8.1 IOTLB_REG: IVT bit 63 | IIRG global 01 << 60 | DR bit 49 | DW bit 48. */
 	it.ivt = true;
 	it.iirg = DMAP_VTD_INV_GLOBAL;
 	it.dr = it.dw = true;
@@ -466,7 +486,10 @@ Test(hw_golden, vtd_queued_invalidation)
 	cr_assert_eq(dmap_vtd_inv_desc_encode(&d, w), 0);
 	EXPECT_WORDS(w, 0x12ull, 0);
 
-	/* 6.5.2.8 invalidation wait: type 5 | SW bit 5 | FN bit 6 | status data 1 << 32; hi status address. */
+	/*
+	 * 6.5.2.8 invalidation wait: type 5 | SW bit 5 | FN bit 6 | status data 1 << 32; hi status
+	 * address.
+	 */
 	memset(&d, 0, sizeof(d));
 	d.type = DMAP_VTD_QI_WAIT;
 	d.sw = d.fn = true;
@@ -500,9 +523,9 @@ Test(hw_golden, vtd_fault_record)
 
 	memset(&f, 0, sizeof(f));
 	/*
-	 * 11.4.14: a read (T bit 126 = hi 62) of 0xdead5000 by source 00:01.0
-	 * (SID 0x0008 is bus 0 dev 1 fn 0; here 0x0100 = bus 1) that found the
-	 * PTE without R: reason 6 at hi [39:32], F at hi 63.
+	 * 10.4.14: a read (T bit 126 = hi 62) of 0xdead5000 by source 01:00.0
+	 * (SID 0x0100: bus 1, device 0, function 0) that found the PTE without
+	 * R: reason 6 at hi [39:32], F at hi 63.
 	 * lo = 0xdead5000; hi = 0x0100 | 6 << 32 | 1 << 62 | 1 << 63.
 	 */
 	f.fault_info = 0xdead5000;
@@ -551,4 +574,59 @@ Test(hw_golden, le64_helpers)
 	for (int i = 0; i < 8; i++)
 		cr_assert_eq(b[i], i + 1);
 	cr_assert_eq(dmap_hw_get_le64(b), 0x0807060504030201ull);
+}
+
+/*
+ * From a page table to the structures that point at it: the CD built from
+ * an ARM table's out.arm (TCR fields, TTB0 = root, MAIR), and the VT-d
+ * context entry from out.vtd (SLPTPTR = root, AW = agaw). (Also links the
+ * test environment, whose rand_r() lets Criterion start under TSan.)
+ */
+Test(hw_golden, structures_from_pgtables)
+{
+	struct dmap_test_env t;
+	struct dmap_pgtable_config cfg;
+	struct dmap_pgtable *pt;
+	struct dmap_smmu_cd cd;
+	struct dmap_vtd_context_entry ce;
+	uint64_t w[8];
+
+	dmap_test_env_init(&t, 0x10000000, 1 << 20, false);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.format = DMAP_PGTABLE_ARM_LPAE_S1;
+	cfg.pgsize_bitmap = 0x1000 | 0x200000 | 0x40000000;
+	cfg.ias = 48;
+	cfg.oas = 48;
+	cfg.coherent_walk = true;
+	cfg.env = t.env;
+	pt = dmap_pgtable_alloc(&cfg);
+	cr_assert_not_null(pt);
+	cr_assert_eq(
+		dmap_smmu_cd_from_tcr(&cd, cfg.out.arm.tcr, cfg.out.arm.ttbr, cfg.out.arm.mair, 1),
+		0);
+	cr_assert_eq(dmap_smmu_cd_encode(&cd, w), 0);
+	cr_assert_eq(w[0], 0x0001e205c0003510ull, "cd word 0: 0x%016llx", (unsigned long long)w[0]);
+	cr_assert_eq(w[1], cfg.out.arm.ttbr);
+	cr_assert_eq(w[3], 0xf404ff44ull);
+	dmap_pgtable_free(pt);
+
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.format = DMAP_PGTABLE_VTD_SL;
+	cfg.pgsize_bitmap = 0x1000;
+	cfg.ias = 39;
+	cfg.oas = 39;
+	cfg.coherent_walk = true;
+	cfg.env = t.env;
+	pt = dmap_pgtable_alloc(&cfg);
+	cr_assert_not_null(pt);
+	memset(&ce, 0, sizeof(ce));
+	ce.present = true;
+	ce.slptptr = cfg.out.vtd.root;
+	ce.aw = cfg.out.vtd.agaw;
+	ce.did = 1;
+	cr_assert_eq(dmap_vtd_context_entry_encode(&ce, w), 0);
+	cr_assert_eq(w[0], cfg.out.vtd.root | 1);
+	cr_assert_eq(w[1], 0x101ull, "AW 1 (39-bit) | DID 1 << 8");
+	dmap_pgtable_free(pt);
+	dmap_test_env_fini(&t);
 }

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <dmap/debug.h>
 #include <dmap/dmap.h>
 #include <dmap/hosted.h>
 #include <dmap/identity.h>
@@ -25,7 +26,7 @@
 #define POOL_BASE 0x40000000ull
 #define POOL_SIZE (32ull << 20)
 #define BUF_BASE 0x200000000ull /* 8 GiB: 2 MiB aligned */
-#define BUF_SIZE (16ull << 20)
+#define BUF_SIZE (8ull << 20)
 
 static struct dmap_test_env T;
 static uint8_t *buf_host;
@@ -37,8 +38,13 @@ static void setup(void)
 	dmap_test_env_init(&T, POOL_BASE, POOL_SIZE, false);
 	cr_assert_eq(dmap_hosted_mem_add(T.hosted, BUF_BASE, BUF_SIZE, 0, &host), 0);
 	buf_host = host;
-	for (size_t i = 0; i < BUF_SIZE; i++)
-		buf_host[i] = (uint8_t)(i * 7 + (i >> 12));
+	/* A pattern that differs from page to page (one page built, then copied). */
+	for (size_t i = 0; i < 4096; i++)
+		buf_host[i] = (uint8_t)(i * 7);
+	for (size_t p = 1; p < BUF_SIZE / 4096; p++) {
+		memcpy(buf_host + p * 4096, buf_host, 4096);
+		buf_host[p * 4096] = (uint8_t)p;
+	}
 }
 
 static void teardown(void)
@@ -57,8 +63,7 @@ static struct dmap_domain *make_domain(const struct dmap_iommu_config *cfg)
 	struct dmap_domain *dom = NULL;
 	int ret = dmap_iommu_domain_create(T.ctx, cfg, &dom);
 
-	cr_assert_eq(ret, 0, "dmap_iommu_domain_create: %d (%s)", ret,
-		     dmap_hosted_last_message());
+	cr_assert_eq(ret, 0, "dmap_iommu_domain_create: %d (%s)", ret, dmap_hosted_last_message());
 	cr_assert(dmap_is_iommu_domain(dom));
 	return dom;
 }
@@ -134,10 +139,9 @@ Test(iommu, arm_4k_roundtrip, .init = setup, .fini = teardown)
 
 Test(iommu, arm_16k_ias36_roundtrip, .init = setup, .fini = teardown)
 {
-	struct dmap_iommu_config cfg = { .format = DMAP_PGTABLE_ARM_LPAE_S1,
-					 .granule = 16384,
-					 .ias = 36,
-					 .oas = 40 };
+	struct dmap_iommu_config cfg = {
+		.format = DMAP_PGTABLE_ARM_LPAE_S1, .granule = 16384, .ias = 36, .oas = 40
+	};
 
 	basic_roundtrip(&cfg);
 }
@@ -221,8 +225,7 @@ static void decode_vtd(const struct dmap_fault *f, struct dmap_vtd_fault_record 
 	cr_assert_eq(dmap_vtd_fault_record_decode(w, fr), 0);
 }
 
-Test(iommu, deferred_unmap_keeps_old_page_reachable_until_flush, .init = setup,
-     .fini = teardown)
+Test(iommu, deferred_unmap_keeps_old_page_reachable_until_flush, .init = setup, .fini = teardown)
 {
 	struct dmap_iommu_config cfg = { .deferred = true, .fq_timeout_ns = 60000000000ull };
 	struct dmap_domain *dom = make_domain(&cfg);
@@ -320,7 +323,8 @@ Test(iommu, missing_range_flush_is_visible_and_flush_range_fixes_it, .init = set
 
 Test(iommu, flush_queue_bounds, .init = setup, .fini = teardown)
 {
-	struct dmap_iommu_config cfg = { .deferred = true, .fq_size = 4,
+	struct dmap_iommu_config cfg = { .deferred = true,
+					 .fq_size = 4,
 					 .fq_timeout_ns = 60000000000ull };
 	struct dmap_domain *dom = make_domain(&cfg);
 	struct dmap_dev *dev = make_dev("nvme", 9, 0, dom);
@@ -498,8 +502,8 @@ Test(iommu, iova_respects_mask_and_reserved_ranges, .init = setup, .fini = teard
 
 	/* Map every page the aperture has; none may land in a reserved window. */
 	for (;;) {
-		dmap_addr_t a = dmap_map_phys(dev, BUF_BASE, 4096, DMAP_TO_DEVICE,
-					      DMAP_ATTR_NO_WARN);
+		dmap_addr_t a =
+			dmap_map_phys(dev, BUF_BASE, 4096, DMAP_TO_DEVICE, DMAP_ATTR_NO_WARN);
 
 		if (a == DMAP_MAPPING_ERROR)
 			break;
@@ -527,7 +531,8 @@ Test(iommu, exhaustion_is_a_clean_error_then_recovers, .init = setup, .fini = te
 	}
 	extra = dmap_map_phys(dev, BUF_BASE, 100, DMAP_TO_DEVICE, 0);
 	cr_assert_eq(extra, DMAP_MAPPING_ERROR);
-	cr_assert(dmap_test_log_has(&T, "tiny", "eth0", "exhausted", "100", "10000", "1ffff", NULL));
+	cr_assert(
+		dmap_test_log_has(&T, "tiny", "eth0", "exhausted", "100", "10000", "1ffff", NULL));
 	cr_assert_eq(dmap_unmap_phys(dev, a[3], 4096, DMAP_TO_DEVICE, 0), 0);
 	extra = dmap_map_phys(dev, BUF_BASE, 100, DMAP_TO_DEVICE, 0);
 	cr_assert_eq(extra, a[3]);
@@ -591,8 +596,9 @@ Test(iommu, bad_input_explicit_api, .init = setup, .fini = teardown)
 	struct dmap_translation t;
 	struct dmap_iommu_stats st;
 
-	cr_assert_eq(dmap_iommu_map(dom, 0x100000, BUF_BASE, 0x4000,
-				    DMAP_PROT_READ | DMAP_PROT_WRITE), 0);
+	cr_assert_eq(
+		dmap_iommu_map(dom, 0x100000, BUF_BASE, 0x4000, DMAP_PROT_READ | DMAP_PROT_WRITE),
+		0);
 	cr_assert_eq(dmap_translate(dev, 0x100000 + 0x3001, DMAP_ACCESS_WRITE, &t), 0);
 	cr_assert_eq(t.phys, BUF_BASE + 0x3001);
 	/* Streaming maps never land on the explicit range. */
@@ -718,4 +724,124 @@ Test(iommu, untrusted_without_bounce_refuses_unaligned, .init = setup, .fini = t
 	cr_assert_neq(a, DMAP_MAPPING_ERROR, "whole granules map directly");
 	cr_assert_eq(dmap_unmap_phys(dev, a, 0x2000, DMAP_TO_DEVICE, 0), 0);
 	destroy(dev, dom);
+}
+
+/* ---- under the DMA-API debug layer ---------------------------------------------- */
+
+Test(iommu, debug_layer_sees_correct_use_as_clean, .init = setup, .fini = teardown)
+{
+	struct dmap_domain *dom = make_domain(NULL);
+	struct dmap_dev *dev;
+	struct dmap_debug_counts counts;
+	struct dmap_sg sg[2] = { { .phys = BUF_BASE + 0x100, .len = 0xf00 },
+				 { .phys = BUF_BASE + 0x9000, .len = 0x800 } };
+	dmap_addr_t a;
+
+	cr_assert_eq(dmap_domain_set_debug(dom, true), 0);
+	dev = make_dev("dbg", 1, 0, dom);
+	a = dmap_map_phys(dev, BUF_BASE + 0x10, 100, DMAP_FROM_DEVICE, 0);
+	cr_assert_eq(dmap_mapping_error(dev, a), 0);
+	cr_assert_eq(dmap_sync_single_for_cpu(dev, a, 100, DMAP_FROM_DEVICE), 0);
+	cr_assert_eq(dmap_unmap_phys(dev, a, 100, DMAP_FROM_DEVICE, 0), 0);
+	cr_assert_eq(dmap_map_sg(dev, sg, 2, DMAP_TO_DEVICE, 0), 1);
+	cr_assert_eq(dmap_unmap_sg(dev, sg, 2, DMAP_TO_DEVICE, 0), 0);
+	cr_assert_eq(dmap_debug_get_counts(dom, &counts), 0);
+	for (int i = 0; i < DMAP_DEBUG_REPORT_COUNT; i++)
+		cr_assert_eq(counts.reports[i], 0, "report %s",
+			     dmap_debug_report_name((enum dmap_debug_report)i));
+	cr_assert_eq(counts.live_mappings, 0);
+	/* A double unmap is reported by the layer and refused by the backend. */
+	a = dmap_map_phys(dev, BUF_BASE, 4096, DMAP_TO_DEVICE, 0);
+	cr_assert_eq(dmap_mapping_error(dev, a), 0);
+	cr_assert_eq(dmap_unmap_phys(dev, a, 4096, DMAP_TO_DEVICE, 0), 0);
+	cr_assert_eq(dmap_unmap_phys(dev, a, 4096, DMAP_TO_DEVICE, 0), -DMAP_ENOENT);
+	cr_assert_eq(dmap_debug_get_counts(dom, &counts), 0);
+	cr_assert_eq(counts.reports[DMAP_DEBUG_DOUBLE_UNMAP], 1);
+	destroy(dev, dom);
+}
+
+/* ---- IOTLB capacity, table-page reclaim, non-coherent walkers --------------------- */
+
+Test(iommu, iotlb_is_bounded_fifo, .init = setup, .fini = teardown)
+{
+	struct dmap_iommu_config cfg = { .iotlb_entries = 4 };
+	struct dmap_domain *dom = make_domain(&cfg);
+	struct dmap_dev *dev = make_dev("fifo", 1, 0, dom);
+	struct dmap_translation t;
+	struct dmap_iommu_stats st;
+	dmap_addr_t a = dmap_map_phys(dev, BUF_BASE, 8 * 4096, DMAP_TO_DEVICE, 0);
+
+	for (int i = 0; i < 6; i++)
+		cr_assert_eq(dmap_translate(dev, a + i * 4096, DMAP_ACCESS_READ, &t), 0);
+	dmap_iommu_get_stats(dom, &st);
+	cr_assert_eq(st.iotlb_entries, 4);
+	cr_assert_eq(st.iotlb_misses, 6);
+	/* Pages 0 and 1 were evicted first; 2..5 still hit. */
+	cr_assert_eq(dmap_translate(dev, a + 5 * 4096, DMAP_ACCESS_READ, &t), 0);
+	cr_assert_eq(dmap_translate(dev, a + 2 * 4096, DMAP_ACCESS_READ, &t), 0);
+	dmap_iommu_get_stats(dom, &st);
+	cr_assert_eq(st.iotlb_hits, 2);
+	cr_assert_eq(dmap_translate(dev, a, DMAP_ACCESS_READ, &t), 0);
+	dmap_iommu_get_stats(dom, &st);
+	cr_assert_eq(st.iotlb_misses, 7);
+	cr_assert_eq(dmap_unmap_phys(dev, a, 8 * 4096, DMAP_TO_DEVICE, 0), 0);
+	destroy(dev, dom);
+}
+
+static void table_reclaim(bool deferred)
+{
+	struct dmap_iommu_config cfg = { .deferred = deferred, .fq_timeout_ns = 60000000000ull };
+	struct dmap_hosted_counters before, after;
+	struct dmap_domain *dom;
+	struct dmap_dev *dev;
+	struct dmap_iommu_stats st;
+	struct dmap_translation t;
+	dmap_addr_t a;
+
+	cr_assert_eq(dmap_hosted_get_counters(T.hosted, &before), 0);
+	dom = make_domain(&cfg);
+	dev = make_dev("big", 1, 0, dom);
+	/* 2 MiB of 4 KiB pages fills exactly one last-level table. */
+	a = dmap_map_phys(dev, BUF_BASE + 0x1000, 2u << 20, DMAP_TO_DEVICE, 0);
+	cr_assert_neq(a, DMAP_MAPPING_ERROR);
+	cr_assert_eq(a & ((2u << 20) - 1), 0);
+	cr_assert_eq(dmap_translate(dev, a + 0x10000, DMAP_ACCESS_READ, &t), 0);
+	cr_assert_eq(dmap_unmap_phys(dev, a, 2u << 20, DMAP_TO_DEVICE, 0), 0);
+	dmap_iommu_get_stats(dom, &st);
+	if (deferred) {
+		cr_assert_eq(st.table_pages_freed, 0, "pages wait for the flush");
+		cr_assert_eq(dmap_iommu_flush_all(dom), 0);
+		dmap_iommu_get_stats(dom, &st);
+	}
+	cr_assert_geq(st.table_pages_freed, 1, "the emptied last-level table is reclaimed");
+	cr_assert_eq(dmap_translate(dev, a + 0x10000, DMAP_ACCESS_READ, &t), -DMAP_EFAULT);
+	destroy(dev, dom);
+	cr_assert_eq(dmap_hosted_get_counters(T.hosted, &after), 0);
+	cr_assert_eq(after.pool_bytes_in_use, before.pool_bytes_in_use,
+		     "no table page leaked: %llu vs %llu",
+		     (unsigned long long)after.pool_bytes_in_use,
+		     (unsigned long long)before.pool_bytes_in_use);
+}
+
+Test(iommu, table_pages_reclaimed_strict, .init = setup, .fini = teardown)
+{
+	table_reclaim(false);
+}
+
+Test(iommu, table_pages_reclaimed_after_flush_deferred, .init = setup, .fini = teardown)
+{
+	table_reclaim(true);
+}
+
+Test(iommu, non_coherent_walker)
+{
+	struct dmap_iommu_config cfg = { .non_coherent_walk = true };
+	struct dmap_hosted_counters c;
+
+	dmap_test_env_init(&T, POOL_BASE, POOL_SIZE, true);
+	cr_assert_eq(dmap_hosted_mem_add(T.hosted, BUF_BASE, BUF_SIZE, 0, (void **)&buf_host), 0);
+	basic_roundtrip(&cfg);
+	cr_assert_eq(dmap_hosted_get_counters(T.hosted, &c), 0);
+	cr_assert_gt(c.cache_cleans, 0, "table writes were cleaned for the walker");
+	dmap_test_env_fini(&T);
 }

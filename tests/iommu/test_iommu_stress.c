@@ -131,6 +131,7 @@ static void run(const struct dmap_iommu_config *cfg)
 	__atomic_store_n(&s.stop, 1, __ATOMIC_RELEASE);
 	pthread_join(th[2], NULL);
 	cr_assert_eq(s.errors, 0, "%d errors (%s)", s.errors, dmap_hosted_last_message());
+	cr_assert_gt(s.translations + s.faults, 0, "the translator ran alongside");
 	/* Every fault that was logged is a clean translation fault of this device. */
 	while (dmap_fault_pop(s.dom, &f) == 1) {
 		cr_assert_eq(f.stream_id, 0x99);

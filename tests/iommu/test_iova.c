@@ -110,7 +110,9 @@ static void random_model_run(bool cached)
 
 		if (do_alloc) {
 			uint64_t r = rnd() % 100;
-			uint64_t count = r < 70 ? 1 + rnd() % 8 : r < 95 ? 1 + rnd() % 64 : 65 + rnd() % 300;
+			uint64_t count = r < 70 ? 1 + rnd() % 8 :
+					 r < 95 ? 1 + rnd() % 64 :
+						  65 + rnd() % 300;
 			uint64_t limit = rnd() % 4 == 0 ? 4095 + rnd() % 4096 : UINT64_MAX;
 			uint64_t pfn;
 			int ret = dmap_iova_alloc(iovad, count, limit, &pfn);
@@ -369,7 +371,9 @@ Test(iova, concurrent_alloc_free, .init = setup, .fini = teardown)
 	cr_assert_eq(dmap_iova_create(&t_env, 1, last, true, &iovad), 0);
 	initial = dmap_iova_free_granules(iovad);
 	for (int i = 0; i < 2; i++) {
-		s[i] = (struct stress){ .iovad = iovad, .owner = owner, .seed = 0x9e3779b97f4a7c15ull * (i + 1) };
+		s[i] = (struct stress){ .iovad = iovad,
+					.owner = owner,
+					.seed = 0x9e3779b97f4a7c15ull * (i + 1) };
 		pthread_create(&th[i], NULL, stress_thread, &s[i]);
 	}
 	for (int i = 0; i < 2; i++) {

@@ -81,12 +81,14 @@ static int count_root(void *arg, unsigned int level, dmap_phys_t phys, const voi
 
 Test(pgtable_arm, geometry)
 {
-	/* levels = ceil((ias - g) / (g - 3)), start = 4 - levels, pgd entries = 2^(leftover bits). */
+	/*
+	 * levels = ceil((ias - g) / (g - 3)), start = 4 - levels, pgd entries = 2^(leftover bits).
+	 */
 	const struct geometry cases[] = {
-		{ SZ_4K, 48, 4, 0, 512 },  { SZ_4K, 39, 3, 1, 512 },  { SZ_4K, 32, 3, 1, 4 },
-		{ SZ_4K, 36, 3, 1, 64 },   { SZ_4K, 40, 4, 0, 2 },    { SZ_16K, 48, 4, 0, 2 },
+		{ SZ_4K, 48, 4, 0, 512 },   { SZ_4K, 39, 3, 1, 512 },  { SZ_4K, 32, 3, 1, 4 },
+		{ SZ_4K, 36, 3, 1, 64 },    { SZ_4K, 40, 4, 0, 2 },    { SZ_16K, 48, 4, 0, 2 },
 		{ SZ_16K, 47, 3, 1, 2048 }, { SZ_16K, 32, 2, 2, 128 }, { SZ_64K, 48, 3, 1, 64 },
-		{ SZ_64K, 42, 2, 2, 8192 },  { SZ_64K, 32, 2, 2, 8 },
+		{ SZ_64K, 42, 2, 2, 8192 }, { SZ_64K, 32, 2, 2, 8 },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -96,7 +98,8 @@ Test(pgtable_arm, geometry)
 		arm_init(&f, cases[i].sizes, cases[i].ias, 48);
 		cr_assert_eq(f.cfg.out.arm.levels, cases[i].levels, "case %zu", i);
 		cr_assert_eq(f.cfg.out.arm.start_level, cases[i].start, "case %zu", i);
-		cr_assert_eq(f.cfg.out.arm.granule_shift, (unsigned int)__builtin_ctzll(cases[i].sizes));
+		cr_assert_eq(f.cfg.out.arm.granule_shift,
+			     (unsigned int)__builtin_ctzll(cases[i].sizes));
 		cr_assert_eq(f.pt->ops->dump(f.pt, count_root, &root), 0);
 		cr_assert_eq(root, cases[i].pgd_entries, "case %zu: pgd has %zu entries", i, root);
 		cr_assert_eq(f.cfg.out.arm.ttbr % 64, 0, "TTB0 must be 64-byte aligned at least");
@@ -135,11 +138,15 @@ Test(pgtable_arm, tcr_and_mair_golden)
 		     (unsigned long long)f.cfg.out.arm.tcr);
 	/* MAIR: attr0 0x44 (NC), attr1 0xff (WBRWA), attr2 0x04 (nGnRE), attr3 0xf4. */
 	cr_assert_eq(f.cfg.out.arm.mair, 0x00000000f404ff44ull);
-	cr_assert(f.cfg.out.arm.ttbr >= PT_RAM_BASE && f.cfg.out.arm.ttbr < PT_RAM_BASE + PT_RAM_SIZE,
+	cr_assert(f.cfg.out.arm.ttbr >= PT_RAM_BASE &&
+			  f.cfg.out.arm.ttbr < PT_RAM_BASE + PT_RAM_SIZE,
 		  "the root comes from the pool");
 	pt_fixture_fini(&f);
 
-	/* 64K, ias 42, oas 40, non-coherent: T0SZ 22 (0x16), TG0 01 << 14, NC, OS (10 << 12), IPS 010. */
+	/*
+	 * 64K, ias 42, oas 40, non-coherent: T0SZ 22 (0x16), TG0 01 << 14, NC, OS (10 << 12), IPS
+	 * 010.
+	 */
 	pt_fixture_init(&f, DMAP_PGTABLE_ARM_LPAE_S1, SZ_64K | SZ_512M, 42, 40, false);
 	cr_assert_eq(f.cfg.out.arm.tcr, 0x0000000200006016ull, "tcr 0x%llx",
 		     (unsigned long long)f.cfg.out.arm.tcr);
@@ -179,21 +186,32 @@ Test(pgtable_arm, descriptor_bits_golden)
 		     0);
 	cr_assert_eq(leaf_pte(pt, 0x1000), 0x0060000012345f47ull, "pte 0x%llx",
 		     (unsigned long long)leaf_pte(pt, 0x1000));
-	/* Read-only, non-cacheable (AttrIndx 0), outer shareable (0x200): 0x...ec3 = 3|0x40|0x80|0x200|0x400|0x800. */
+	/*
+	 * Read-only, non-cacheable (AttrIndx 0), outer shareable (0x200): 0x...ec3 =
+	 * 3|0x40|0x80|0x200|0x400|0x800.
+	 */
 	cr_assert_eq(pt_map(pt, 0x2000, 0xabcdef000, SZ_4K, 1, DMAP_PROT_READ), 0);
 	cr_assert_eq(leaf_pte(pt, 0x2000), 0x0000000abcdefec3ull, "pte 0x%llx",
 		     (unsigned long long)leaf_pte(pt, 0x2000));
-	/* Privileged-only MMIO, writable: AP[1] clear, AttrIndx 2 (0x8), OS: 3|0x8|0x200|0x400|0x800 = 0xe0b. */
+	/*
+	 * Privileged-only MMIO, writable: AP[1] clear, AttrIndx 2 (0x8), OS:
+	 * 3|0x8|0x200|0x400|0x800 = 0xe0b.
+	 */
 	cr_assert_eq(pt_map(pt, 0x3000, 0x80000000, SZ_4K, 1,
 			    DMAP_PROT_READ | DMAP_PROT_WRITE | DMAP_PROT_MMIO | DMAP_PROT_PRIV),
 		     0);
 	cr_assert_eq(leaf_pte(pt, 0x3000), 0x0000000080000e0bull);
-	/* Level-2 block (type 0b01) of 2 MiB at 0x40200000: 1|0x4|0x40|0x300|0x400|0x800 = 0xf45. */
+	/*
+	 * Level-2 block (type 0b01) of 2 MiB at 0x40200000: 1|0x4|0x40|0x300|0x400|0x800 = 0xf45.
+	 */
 	cr_assert_eq(pt_map(pt, 0x200000, 0x40200000, SZ_2M, 1,
 			    DMAP_PROT_READ | DMAP_PROT_WRITE | DMAP_PROT_CACHE),
 		     0);
 	cr_assert_eq(leaf_pte(pt, 0x200000), 0x0000000040200f45ull);
-	/* Level-1 block of 1 GiB at 0x1_4000_0000, read-only NC: 1|0x40|0x80|0x200|0x400|0x800 = 0xec1. */
+	/*
+	 * Level-1 block of 1 GiB at 0x1_4000_0000, read-only NC: 1|0x40|0x80|0x200|0x400|0x800 =
+	 * 0xec1.
+	 */
 	cr_assert_eq(pt_map(pt, SZ_1G, 0x140000000ull, SZ_1G, 1, DMAP_PROT_READ), 0);
 	cr_assert_eq(leaf_pte(pt, SZ_1G), 0x0000000140000ec1ull);
 	pt_fixture_fini(&f);
@@ -273,8 +291,10 @@ Test(pgtable_arm, table_descriptors_and_faults_on_corrupted_tables)
 		     -DMAP_EFAULT);
 	cr_assert_eq(reason, DMAP_FAULT_TRANSLATION);
 	cr_assert_eq(level, 0);
-	cr_assert_eq(pt->ops->walk(pt, iova, DMAP_ACCESS_READ, NULL, &reason, &level), -DMAP_EINVAL);
-	cr_assert_eq(pt->ops->walk(NULL, iova, DMAP_ACCESS_READ, &w, &reason, &level), -DMAP_EINVAL);
+	cr_assert_eq(pt->ops->walk(pt, iova, DMAP_ACCESS_READ, NULL, &reason, &level),
+		     -DMAP_EINVAL);
+	cr_assert_eq(pt->ops->walk(NULL, iova, DMAP_ACCESS_READ, &w, &reason, &level),
+		     -DMAP_EINVAL);
 	pt_fixture_fini(&f);
 }
 
@@ -292,14 +312,15 @@ Test(pgtable_arm, permissions)
 	/* Privileged-only page: an unprivileged read faults, a privileged one does not. */
 	cr_assert_eq(pt->ops->walk(pt, 0x10000, DMAP_ACCESS_READ, &w, &reason, NULL), -DMAP_EFAULT);
 	cr_assert_eq(reason, DMAP_FAULT_PERMISSION);
-	cr_assert_eq(pt->ops->walk(pt, 0x10000, DMAP_ACCESS_READ | DMAP_ACCESS_WRITE | DMAP_ACCESS_PRIV,
-				   &w, &reason, NULL),
+	cr_assert_eq(pt->ops->walk(pt, 0x10000,
+				   DMAP_ACCESS_READ | DMAP_ACCESS_WRITE | DMAP_ACCESS_PRIV, &w,
+				   &reason, NULL),
 		     0);
 	cr_assert(w.perm & DMAP_ACCESS_PRIV);
 	/* Privileged execute of a page EL0 cannot write is allowed without NOEXEC. */
-	cr_assert_eq(pt->ops->walk(pt, 0x10000, DMAP_ACCESS_EXEC | DMAP_ACCESS_PRIV, &w, &reason,
-				   NULL),
-		     0);
+	cr_assert_eq(
+		pt->ops->walk(pt, 0x10000, DMAP_ACCESS_EXEC | DMAP_ACCESS_PRIV, &w, &reason, NULL),
+		0);
 
 	cr_assert_eq(pt_map(pt, 0x20000, 0x20000, SZ_4K, 1, rw | DMAP_PROT_NOEXEC), 0);
 	cr_assert_eq(pt->ops->walk(pt, 0x20000, DMAP_ACCESS_READ, &w, &reason, NULL), 0);
@@ -307,29 +328,29 @@ Test(pgtable_arm, permissions)
 	cr_assert_not(w.perm & DMAP_ACCESS_EXEC);
 	cr_assert_eq(pt->ops->walk(pt, 0x20000, DMAP_ACCESS_EXEC, &w, &reason, NULL), -DMAP_EFAULT);
 	cr_assert_eq(reason, DMAP_FAULT_PERMISSION);
-	cr_assert_eq(pt->ops->walk(pt, 0x20000, DMAP_ACCESS_EXEC | DMAP_ACCESS_PRIV, &w, &reason,
-				   NULL),
-		     -DMAP_EFAULT);
+	cr_assert_eq(
+		pt->ops->walk(pt, 0x20000, DMAP_ACCESS_EXEC | DMAP_ACCESS_PRIV, &w, &reason, NULL),
+		-DMAP_EFAULT);
 
 	/* Without NOEXEC an unprivileged fetch works, but EL0-writable is never EL1-executable. */
 	cr_assert_eq(pt_map(pt, 0x30000, 0x30000, SZ_4K, 1, rw), 0);
 	cr_assert_eq(pt->ops->walk(pt, 0x30000, DMAP_ACCESS_EXEC, &w, &reason, NULL), 0);
-	cr_assert_eq(pt->ops->walk(pt, 0x30000, DMAP_ACCESS_EXEC | DMAP_ACCESS_PRIV, &w, &reason,
-				   NULL),
-		     -DMAP_EFAULT);
+	cr_assert_eq(
+		pt->ops->walk(pt, 0x30000, DMAP_ACCESS_EXEC | DMAP_ACCESS_PRIV, &w, &reason, NULL),
+		-DMAP_EFAULT);
 	cr_assert_eq(reason, DMAP_FAULT_PERMISSION);
 
 	/* Read-only page written, privileged or not. */
 	cr_assert_eq(pt_map(pt, 0x40000, 0x40000, SZ_4K, 1, DMAP_PROT_READ), 0);
-	cr_assert_eq(pt->ops->walk(pt, 0x40000, DMAP_ACCESS_WRITE | DMAP_ACCESS_PRIV, &w, &reason,
-				   NULL),
-		     -DMAP_EFAULT);
+	cr_assert_eq(
+		pt->ops->walk(pt, 0x40000, DMAP_ACCESS_WRITE | DMAP_ACCESS_PRIV, &w, &reason, NULL),
+		-DMAP_EFAULT);
 	cr_assert_eq(reason, DMAP_FAULT_PERMISSION);
 	/* Write-only cannot be expressed by stage-1 AP bits: it reads as read-write. */
 	cr_assert_eq(pt_map(pt, 0x50000, 0x50000, SZ_4K, 1, DMAP_PROT_WRITE), 0);
-	cr_assert_eq(pt->ops->walk(pt, 0x50000, DMAP_ACCESS_READ | DMAP_ACCESS_WRITE, &w, &reason,
-				   NULL),
-		     0);
+	cr_assert_eq(
+		pt->ops->walk(pt, 0x50000, DMAP_ACCESS_READ | DMAP_ACCESS_WRITE, &w, &reason, NULL),
+		0);
 	pt_fixture_fini(&f);
 }
 
@@ -371,20 +392,20 @@ Test(pgtable_arm, bad_configs)
 	static const struct dmap_pgtable_flush_ops partial = { .flush_all = NULL };
 
 	dmap_test_env_init(&t, PT_RAM_BASE, PT_RAM_SIZE, false);
-#define TRY(field_setup, needle)                                                        \
-	do {                                                                            \
-		memset(&cfg, 0, sizeof(cfg));                                           \
-		cfg.format = DMAP_PGTABLE_ARM_LPAE_S1;                                  \
-		cfg.pgsize_bitmap = SZ_4K | SZ_2M;                                      \
-		cfg.ias = 48;                                                           \
-		cfg.oas = 48;                                                           \
-		cfg.coherent_walk = true;                                               \
-		cfg.env = t.env;                                                        \
-		field_setup;                                                            \
-		dmap_test_log_clear(&t);                                                \
-		cr_assert_null(dmap_pgtable_alloc(&cfg), "accepted: %s", #field_setup); \
-		cr_assert(dmap_test_log_has(&t, needle, NULL), "no message '%s' for %s", \
-			  needle, #field_setup);                                        \
+#define TRY(field_setup, needle)                                                                 \
+	do {                                                                                     \
+		memset(&cfg, 0, sizeof(cfg));                                                    \
+		cfg.format = DMAP_PGTABLE_ARM_LPAE_S1;                                           \
+		cfg.pgsize_bitmap = SZ_4K | SZ_2M;                                               \
+		cfg.ias = 48;                                                                    \
+		cfg.oas = 48;                                                                    \
+		cfg.coherent_walk = true;                                                        \
+		cfg.env = t.env;                                                                 \
+		field_setup;                                                                     \
+		dmap_test_log_clear(&t);                                                         \
+		cr_assert_null(dmap_pgtable_alloc(&cfg), "accepted: %s", #field_setup);          \
+		cr_assert(dmap_test_log_has(&t, needle, NULL), "no message '%s' for %s", needle, \
+			  #field_setup);                                                         \
 	} while (0)
 	TRY(cfg.pgsize_bitmap = 0x2000, "granule");
 	TRY(cfg.pgsize_bitmap = SZ_2M, "granule");
@@ -422,5 +443,50 @@ Test(pgtable_arm, multi_page_batches_cross_tables)
 	cr_assert_eq(pt->ops->iova_to_phys(pt, iova - SZ_4K), 0);
 	cr_assert_eq(pt_unmap(pt, iova, SZ_4K, 700), 700 * SZ_4K);
 	cr_assert_eq(f.rec.add_page, 700);
+	pt_fixture_fini(&f);
+}
+
+Test(pgtable_arm, out_of_table_memory)
+{
+	struct pt_fixture f;
+	struct dmap_test_env *t = &f.t;
+	struct pt_dump before, after;
+	size_t mapped = 0;
+
+	/* Four table pages of RAM: the root and one path of three tables. */
+	memset(&f, 0, sizeof(f));
+	dmap_test_env_init(t, PT_RAM_BASE, 4 * SZ_4K, false);
+	f.cfg.format = DMAP_PGTABLE_ARM_LPAE_S1;
+	f.cfg.pgsize_bitmap = SZ_4K | SZ_2M | SZ_1G;
+	f.cfg.ias = 48;
+	f.cfg.oas = 48;
+	f.cfg.coherent_walk = true;
+	f.cfg.flush = &pt_flush_ops;
+	f.cfg.cookie = &f.rec;
+	f.cfg.env = t->env;
+	f.pt = dmap_pgtable_alloc(&f.cfg);
+	cr_assert_not_null(f.pt);
+	f.rec.pgsize_bitmap = f.cfg.pgsize_bitmap;
+	cr_assert_eq(pt_map(f.pt, 0, 0x100000, SZ_4K, 1, DMAP_PROT_READ), 0);
+
+	/* A second path needs three more pages: -ENOMEM, nothing mapped, nothing changed. */
+	pt_dump_take(f.pt, &before);
+	dmap_test_log_clear(t);
+	cr_assert_eq(f.pt->ops->map_pages(f.pt, 1ull << 40, 0, SZ_4K, 1, DMAP_PROT_READ, &mapped),
+		     -DMAP_ENOMEM);
+	cr_assert_eq(mapped, 0);
+	cr_assert(dmap_test_log_has(t, "no memory", NULL));
+	pt_dump_take(f.pt, &after);
+	cr_assert(pt_dump_equal(&before, &after));
+	pt_dump_free(&before);
+	pt_dump_free(&after);
+
+	/* Two pages across a leaf-table boundary: the first maps, the second cannot. */
+	cr_assert_eq(f.pt->ops->map_pages(f.pt, SZ_2M - SZ_4K, 0x200000, SZ_4K, 2, DMAP_PROT_READ,
+					  &mapped),
+		     -DMAP_ENOMEM);
+	cr_assert_eq(mapped, SZ_4K, "the mapped part is reported for the caller to undo");
+	cr_assert_eq(f.pt->ops->iova_to_phys(f.pt, SZ_2M - SZ_4K + 1), 0x200001);
+	cr_assert_eq(pt_unmap(f.pt, SZ_2M - SZ_4K, SZ_4K, 1), SZ_4K);
 	pt_fixture_fini(&f);
 }

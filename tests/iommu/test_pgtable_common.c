@@ -68,7 +68,8 @@ void pt_fixture_init(struct pt_fixture *f, enum dmap_pgtable_format format, uint
 	f->pt = dmap_pgtable_alloc(&f->cfg);
 	cr_assert_not_null(f->pt, "dmap_pgtable_alloc(%s, sizes 0x%llx, ias %u, oas %u) failed: %s",
 			   dmap_pgtable_format_name(format), (unsigned long long)pgsizes, ias, oas,
-			   f->t.messages ? f->t.lines[(f->t.messages - 1) % DMAP_TEST_LOG_LINES] : "");
+			   f->t.messages ? f->t.lines[(f->t.messages - 1) % DMAP_TEST_LOG_LINES] :
+					   "");
 	f->rec.pgsize_bitmap = f->cfg.pgsize_bitmap;
 }
 
@@ -199,8 +200,8 @@ void pt_check_each_size(struct pt_fixture *f)
 {
 	struct dmap_pgtable *pt = f->pt;
 	uint64_t sizes = pt->cfg.pgsize_bitmap, iova = 0;
-	const unsigned int prot = DMAP_PROT_READ | DMAP_PROT_WRITE | DMAP_PROT_NOEXEC |
-				  DMAP_PROT_CACHE;
+	const unsigned int prot =
+		DMAP_PROT_READ | DMAP_PROT_WRITE | DMAP_PROT_NOEXEC | DMAP_PROT_CACHE;
 
 	while (sizes) {
 		uint64_t size = sizes & -sizes;
@@ -220,8 +221,8 @@ void pt_check_each_size(struct pt_fixture *f)
 		if (in_ias(pt, iova + 2 * size - 1) && size < SZ_1G)
 			cr_assert_eq(pt_map(pt, iova, iova, size, 2, prot), -DMAP_EEXIST);
 		pt_dump_take(pt, &after);
-		cr_assert(pt_dump_equal(&before, &after), "%s: failed overlapping map changed the tables",
-			  fmt_name(pt));
+		cr_assert(pt_dump_equal(&before, &after),
+			  "%s: failed overlapping map changed the tables", fmt_name(pt));
 		pt_dump_free(&before);
 		pt_dump_free(&after);
 
@@ -239,13 +240,20 @@ void pt_check_each_size(struct pt_fixture *f)
 			cr_assert_eq(pt->ops->iova_to_phys(pt, iova + size), 0);
 		iova += SZ_1G;
 	}
+	/* Full unmap of each size: nothing translates afterwards. */
+	for (sizes = pt->cfg.pgsize_bitmap, iova = 0; sizes; sizes &= sizes - 1, iova += SZ_1G) {
+		uint64_t size = sizes & -sizes;
+
+		cr_assert_eq(pt_unmap(pt, iova, size, 1), size);
+		cr_assert_eq(pt->ops->iova_to_phys(pt, iova + 42), 0);
+	}
 }
 
 void pt_check_split(struct pt_fixture *f)
 {
 	struct dmap_pgtable *pt = f->pt;
 	uint64_t big = pt_max_size(pt), small = pt_min_size(pt);
-	uint64_t iova = big, pa = 4 * big; /* not identity: catches offset mix-ups */
+	uint64_t iova = 3 * big, pa = 4 * big; /* not identity: catches offset mix-ups */
 	struct dmap_pgtable_walk w;
 	enum dmap_fault_reason reason;
 	unsigned long adds, walks;
@@ -351,14 +359,17 @@ void pt_check_bad_input(struct pt_fixture *f)
 	cr_assert_eq(pt_map(pt, top - g, 0, g, 2, rw), -DMAP_ERANGE, "range crosses ias");
 	cr_assert_eq(pt_map(pt, 16 * g, otop, g, 1, rw), -DMAP_ERANGE, "phys beyond oas");
 	cr_assert(dmap_test_log_has(&f->t, "output size", NULL));
-	cr_assert_eq(pt_map(pt, 16 * g, otop - g, g, 2, rw), -DMAP_ERANGE, "phys range crosses oas");
-	cr_assert_eq(pt_map(pt, 16 * g, 0, g, ~(size_t)0 / g + 1, rw), -DMAP_ERANGE, "size overflow");
+	cr_assert_eq(pt_map(pt, 16 * g, otop - g, g, 2, rw), -DMAP_ERANGE,
+		     "phys range crosses oas");
+	cr_assert_eq(pt_map(pt, 16 * g, 0, g, ~(size_t)0 / g + 1, rw), -DMAP_ERANGE,
+		     "size overflow");
 	cr_assert_eq(pt_map(pt, 16 * g, 0, g, 1, rw | (1u << 7)), -DMAP_EINVAL, "unknown prot");
 	cr_assert(dmap_test_log_has(&f->t, "bad prot", NULL));
 	cr_assert_eq(pt_map(pt, 16 * g, 0, g, 1, 0), -DMAP_EINVAL, "no prot");
 	cr_assert_eq(pt_map(pt, 16 * g, 0, g, 1, DMAP_PROT_CACHE | DMAP_PROT_NOEXEC), -DMAP_EINVAL,
 		     "neither read nor write");
-	cr_assert_eq(pt->ops->map_pages(pt, 16 * g, 0, g, 1, rw, NULL), -DMAP_EINVAL, "NULL mapped");
+	cr_assert_eq(pt->ops->map_pages(pt, 16 * g, 0, g, 1, rw, NULL), -DMAP_EINVAL,
+		     "NULL mapped");
 	cr_assert_eq(pt->ops->map_pages(NULL, 16 * g, 0, g, 1, rw, &mapped), -DMAP_EINVAL);
 	/* Overlap with an existing mapping in the middle of a multi-page request. */
 	cr_assert_eq(pt_map(pt, 2 * g, 0, g, 3, rw), -DMAP_EEXIST);

@@ -103,8 +103,8 @@ static void run_model(enum dmap_pgtable_format format, uint64_t pgsizes, unsigne
 			size_t count = size == m.granule ? 1 + rnd_below(8) : 1;
 			uint64_t off = rnd_below(window / size) * size;
 			uint64_t pa = rnd_below((1ull << 40) / size) * size;
-			unsigned int prot = rnd_below(3) ? DMAP_PROT_READ | DMAP_PROT_WRITE :
-							   DMAP_PROT_READ;
+			unsigned int prot =
+				rnd_below(3) ? DMAP_PROT_READ | DMAP_PROT_WRITE : DMAP_PROT_READ;
 			bool busy;
 			int ret;
 
@@ -113,7 +113,8 @@ static void run_model(enum dmap_pgtable_format format, uint64_t pgsizes, unsigne
 			busy = model_any(&m, off, size * count);
 			ret = pt_map(pt, base + off, pa, size, count, prot);
 			if (busy) {
-				cr_assert_eq(ret, -DMAP_EEXIST, "op %u: map over a mapping at 0x%llx", op,
+				cr_assert_eq(ret, -DMAP_EEXIST,
+					     "op %u: map over a mapping at 0x%llx", op,
 					     (unsigned long long)off);
 				eexist++;
 				continue;
@@ -145,8 +146,8 @@ static void run_model(enum dmap_pgtable_format format, uint64_t pgsizes, unsigne
 				uint64_t g = off / m.granule;
 				struct dmap_pgtable_walk w;
 				enum dmap_fault_reason reason;
-				int ret = pt->ops->walk(pt, base + off, DMAP_ACCESS_WRITE, &w, &reason,
-							NULL);
+				int ret = pt->ops->walk(pt, base + off, DMAP_ACCESS_WRITE, &w,
+							&reason, NULL);
 
 				if (!m.prot[g]) {
 					cr_assert_eq(pt->ops->iova_to_phys(pt, base + off), 0);
@@ -182,32 +183,32 @@ static void run_model(enum dmap_pgtable_format format, uint64_t pgsizes, unsigne
 
 Test(pgtable_stress, model_arm_4k)
 {
-	run_model(DMAP_PGTABLE_ARM_LPAE_S1, SZ_4K | SZ_2M | SZ_1G, 48, 64ull << 20, 4000, 1, true);
+	run_model(DMAP_PGTABLE_ARM_LPAE_S1, SZ_4K | SZ_2M | SZ_1G, 48, 64ull << 20, 20000, 1, true);
 }
 
 Test(pgtable_stress, model_arm_16k)
 {
-	run_model(DMAP_PGTABLE_ARM_LPAE_S1, SZ_16K | SZ_32M, 36, 256ull << 20, 3000, 2, true);
+	run_model(DMAP_PGTABLE_ARM_LPAE_S1, SZ_16K | SZ_32M, 36, 256ull << 20, 15000, 2, true);
 }
 
 Test(pgtable_stress, model_arm_64k)
 {
-	run_model(DMAP_PGTABLE_ARM_LPAE_S1, SZ_64K | SZ_512M, 42, 4ull << 30, 3000, 3, true);
+	run_model(DMAP_PGTABLE_ARM_LPAE_S1, SZ_64K | SZ_512M, 42, 4ull << 30, 15000, 3, true);
 }
 
 Test(pgtable_stress, model_vtd_4level)
 {
-	run_model(DMAP_PGTABLE_VTD_SL, SZ_4K | SZ_2M | SZ_1G, 48, 64ull << 20, 4000, 4, true);
+	run_model(DMAP_PGTABLE_VTD_SL, SZ_4K | SZ_2M | SZ_1G, 48, 64ull << 20, 20000, 4, true);
 }
 
 Test(pgtable_stress, model_vtd_3level_non_coherent)
 {
-	run_model(DMAP_PGTABLE_VTD_SL, SZ_4K | SZ_2M, 39, 32ull << 20, 3000, 5, false);
+	run_model(DMAP_PGTABLE_VTD_SL, SZ_4K | SZ_2M, 39, 32ull << 20, 15000, 5, false);
 }
 
 /* ---- concurrency ---------------------------------------------------------- */
 
-#define ROUNDS 300
+#define ROUNDS 500
 #define PAGES_PER_ROUND 8
 
 struct race {
@@ -222,7 +223,10 @@ struct race {
 static uint64_t race_iova(const struct race *r, unsigned int round, unsigned int thread,
 			  unsigned int page)
 {
-	/* Both threads inside the same 2 MiB-or-larger region: they share every table above the leaf. */
+	/*
+	 * Both threads inside the same 2 MiB-or-larger region: they share every table above the
+	 * leaf.
+	 */
 	return (uint64_t)round * r->stride + ((uint64_t)page * 2 + thread) * SZ_4K * 8;
 }
 
@@ -321,12 +325,15 @@ static void run_race(enum dmap_pgtable_format format, unsigned int ias, uint64_t
 			for (unsigned int page = 0; page < PAGES_PER_ROUND; page++) {
 				uint64_t iova = race_iova(&r, round, t, page);
 
-				cr_assert_eq(f.pt->ops->iova_to_phys(f.pt, iova + 1), race_pa(iova) + 1);
+				cr_assert_eq(f.pt->ops->iova_to_phys(f.pt, iova + 1),
+					     race_pa(iova) + 1);
 			}
 	{
-		/* One table per level below the root per round (the 16 pages share a leaf table). */
-		unsigned int levels = format == DMAP_PGTABLE_VTD_SL ? f.cfg.out.vtd.levels :
-								      f.cfg.out.arm.levels;
+		/*
+		 * One table per level below the root per round (the 16 pages share a leaf table).
+		 */
+		unsigned int levels =
+			format == DMAP_PGTABLE_VTD_SL ? f.cfg.out.vtd.levels : f.cfg.out.arm.levels;
 		uint64_t expect = (uint64_t)ROUNDS * (levels - 1) * SZ_4K;
 
 		cr_assert_eq(pt_pool_bytes(&f) - tables_before, expect,

@@ -163,7 +163,8 @@ Test(pgtable_vtd, permissions_and_faults)
 	cr_assert_eq(w.phys, 0x20004);
 	cr_assert_eq(w.level, 1);
 	cr_assert_eq(w.perm, DMAP_ACCESS_WRITE);
-	cr_assert_eq(pt->ops->walk(pt, 0x10004, DMAP_ACCESS_READ, &w, &reason, &level), -DMAP_EFAULT);
+	cr_assert_eq(pt->ops->walk(pt, 0x10004, DMAP_ACCESS_READ, &w, &reason, &level),
+		     -DMAP_EFAULT);
 	cr_assert_eq(reason, DMAP_FAULT_PERMISSION);
 	cr_assert_eq(level, 1);
 	cr_assert_eq(dmap_vtd_fault_reason_for(reason, DMAP_ACCESS_READ), DMAP_VTD_FR_READ);
@@ -246,20 +247,20 @@ Test(pgtable_vtd, bad_configs)
 	struct dmap_pgtable_config cfg;
 
 	dmap_test_env_init(&t, PT_RAM_BASE, PT_RAM_SIZE, false);
-#define TRY(field_setup, needle)                                                        \
-	do {                                                                            \
-		memset(&cfg, 0, sizeof(cfg));                                           \
-		cfg.format = DMAP_PGTABLE_VTD_SL;                                       \
-		cfg.pgsize_bitmap = VTD_SIZES;                                          \
-		cfg.ias = 48;                                                           \
-		cfg.oas = 48;                                                           \
-		cfg.coherent_walk = true;                                               \
-		cfg.env = t.env;                                                        \
-		field_setup;                                                            \
-		dmap_test_log_clear(&t);                                                \
-		cr_assert_null(dmap_pgtable_alloc(&cfg), "accepted: %s", #field_setup); \
-		cr_assert(dmap_test_log_has(&t, needle, NULL), "no message '%s' for %s", \
-			  needle, #field_setup);                                        \
+#define TRY(field_setup, needle)                                                                 \
+	do {                                                                                     \
+		memset(&cfg, 0, sizeof(cfg));                                                    \
+		cfg.format = DMAP_PGTABLE_VTD_SL;                                                \
+		cfg.pgsize_bitmap = VTD_SIZES;                                                   \
+		cfg.ias = 48;                                                                    \
+		cfg.oas = 48;                                                                    \
+		cfg.coherent_walk = true;                                                        \
+		cfg.env = t.env;                                                                 \
+		field_setup;                                                                     \
+		dmap_test_log_clear(&t);                                                         \
+		cr_assert_null(dmap_pgtable_alloc(&cfg), "accepted: %s", #field_setup);          \
+		cr_assert(dmap_test_log_has(&t, needle, NULL), "no message '%s' for %s", needle, \
+			  #field_setup);                                                         \
 	} while (0)
 	TRY(cfg.pgsize_bitmap = SZ_2M, "lack the 4 KiB page");
 	TRY(cfg.ias = 58, "input size 58");

@@ -64,20 +64,19 @@ struct token {
 };
 
 static unsigned long releases_total;
+static unsigned long
+	release_errors; /* checked by the test thread: releases run on the RCU worker */
 
 static void token_release(void *cookie, const struct dmap_range *range)
 {
 	struct token *token = range->data;
 
-	cr_assert_eq(cookie, &releases_total, "release got the wrong cookie");
-	cr_assert_not_null(token);
-	cr_assert(__atomic_load_n(&token->removed, __ATOMIC_ACQUIRE),
-		  "entry [%llx, %llx] released while still in the map",
-		  (unsigned long long)range->first, (unsigned long long)range->last);
-	cr_assert_eq(range->first, token->first);
-	cr_assert_eq(range->last, token->last);
-	cr_assert_eq(range->value, token->value);
-	__atomic_fetch_add(&token->released, 1, __ATOMIC_SEQ_CST);
+	if (cookie != &releases_total || !token ||
+	    !__atomic_load_n(&token->removed, __ATOMIC_ACQUIRE) || range->first != token->first ||
+	    range->last != token->last || range->value != token->value)
+		__atomic_fetch_add(&release_errors, 1, __ATOMIC_SEQ_CST);
+	if (token)
+		__atomic_fetch_add(&token->released, 1, __ATOMIC_SEQ_CST);
 	__atomic_fetch_add(&releases_total, 1, __ATOMIC_SEQ_CST);
 }
 
@@ -124,11 +123,18 @@ static const struct dmap_range *model_lookup_next(const struct model *m, uint64_
 	return best;
 }
 
+/*
+ * The release may run as soon as a grace period after the removal, possibly
+ * before the remove call returns to us, so entries are marked removed before
+ * the call and unmarked if it fails.
+ */
+static void mark_removed(struct dmap_range *entry, bool removed)
+{
+	__atomic_store_n(&((struct token *)entry->data)->removed, removed, __ATOMIC_RELEASE);
+}
+
 static void model_remove_at(struct model *m, size_t i)
 {
-	struct token *token = m->entries[i].data;
-
-	__atomic_store_n(&token->removed, true, __ATOMIC_RELEASE);
 	m->entries[i] = m->entries[--m->count];
 }
 
@@ -184,8 +190,15 @@ static int compare_u64(const void *a, const void *b)
 
 static void make_grid(void)
 {
-	static const uint64_t fixed[] = { 0, 1, 2, 3, 0x1000, 0x7fffffffffffffffull,
-					  0x8000000000000000ull, UINT64_MAX - 2, UINT64_MAX - 1,
+	static const uint64_t fixed[] = { 0,
+					  1,
+					  2,
+					  3,
+					  0x1000,
+					  0x7fffffffffffffffull,
+					  0x8000000000000000ull,
+					  UINT64_MAX - 2,
+					  UINT64_MAX - 1,
 					  UINT64_MAX };
 	size_t i;
 
@@ -228,7 +241,7 @@ static void run_model(uint64_t seed, int operations, bool inject_failures)
 	static struct model m;
 	struct dmap_range_map *map;
 	const struct dmap_env *env = inject_failures ? &failing_env : t.env;
-	struct token *all[20000];
+	static struct token *all[20000];
 	size_t tokens = 0;
 	unsigned long expected_releases = 0;
 
@@ -236,6 +249,7 @@ static void run_model(uint64_t seed, int operations, bool inject_failures)
 	make_grid();
 	m.count = 0;
 	releases_total = 0;
+	release_errors = 0;
 	cr_assert_eq(dmap_range_map_create(env, token_release, &releases_total, &map), 0);
 	for (int op = 0; op < operations; op++) {
 		uint64_t first, last, addr;
@@ -252,7 +266,8 @@ static void run_model(uint64_t seed, int operations, bool inject_failures)
 
 			random_range(&first, &last);
 			for (size_t i = 0; i < m.count; i++)
-				clash |= overlaps(first, last, m.entries[i].first, m.entries[i].last);
+				clash |= overlaps(first, last, m.entries[i].first,
+						  m.entries[i].last);
 			expect = last < first ? -DMAP_EINVAL : clash ? -DMAP_EEXIST : 0;
 			if (expect == 0 && alloc_fail_countdown == 0)
 				expect = -DMAP_ENOMEM;
@@ -263,15 +278,17 @@ static void run_model(uint64_t seed, int operations, bool inject_failures)
 			all[tokens++] = token;
 			ret = dmap_range_map_insert(map, first, last, token->value, token);
 			cr_assert_eq(ret, expect, "op %d insert [%llx, %llx]: %d, expected %d", op,
-				     (unsigned long long)first, (unsigned long long)last, ret, expect);
+				     (unsigned long long)first, (unsigned long long)last, ret,
+				     expect);
 			if (ret == -DMAP_EEXIST)
 				cr_assert(dmap_test_log_has(&t, "overlaps existing entry", NULL));
 			token->inserted = ret == 0;
 			if (ret == 0)
-				m.entries[m.count++] = (struct dmap_range){ first, last, token->value,
-									    token };
+				m.entries[m.count++] =
+					(struct dmap_range){ first, last, token->value, token };
 			else
-				token->removed = true; /* never in the map: must never be released */
+				token->removed =
+					true; /* never in the map: must never be released */
 			break;
 		}
 		case 3: { /* remove an existing entry exactly, or a near miss */
@@ -291,11 +308,17 @@ static void run_model(uint64_t seed, int operations, bool inject_failures)
 			for (size_t i = 0; i < m.count && expect != -DMAP_EINVAL; i++)
 				if (m.entries[i].first == first && m.entries[i].last == last)
 					found = i;
-			if (found < m.count)
-				expect = alloc_fail_countdown == 0 && m.count > 1 ? -DMAP_ENOMEM : 0;
+			if (found < m.count) {
+				expect =
+					alloc_fail_countdown == 0 && m.count > 1 ? -DMAP_ENOMEM : 0;
+				mark_removed(&m.entries[found], true);
+			}
 			ret = dmap_range_map_remove(map, first, last);
+			if (ret && found < m.count)
+				mark_removed(&m.entries[found], false);
 			cr_assert_eq(ret, expect, "op %d remove [%llx, %llx]: %d, expected %d", op,
-				     (unsigned long long)first, (unsigned long long)last, ret, expect);
+				     (unsigned long long)first, (unsigned long long)last, ret,
+				     expect);
 			if (ret == 0) {
 				model_remove_at(&m, found);
 				expected_releases++;
@@ -306,18 +329,29 @@ static void run_model(uint64_t seed, int operations, bool inject_failures)
 			int hits = 0;
 
 			random_range(&first, &last);
-			for (size_t i = 0; i < m.count; i++)
-				hits += overlaps(first, last, m.entries[i].first, m.entries[i].last);
+			for (size_t i = 0; i < m.count; i++) {
+				bool hit =
+					first <= last && overlaps(first, last, m.entries[i].first,
+								  m.entries[i].last);
+
+				hits += hit;
+				mark_removed(&m.entries[i], hit);
+			}
 			expect = last < first ? -DMAP_EINVAL : hits;
 			if (hits && expect > 0 && hits < (int)m.count && alloc_fail_countdown == 0)
 				expect = -DMAP_ENOMEM;
 			ret = dmap_range_map_remove_overlapping(map, first, last);
-			cr_assert_eq(ret, expect, "op %d remove_overlapping [%llx, %llx]: %d, expected %d",
-				     op, (unsigned long long)first, (unsigned long long)last, ret,
+			if (ret <= 0)
+				for (size_t i = 0; i < m.count; i++)
+					mark_removed(&m.entries[i], false);
+			cr_assert_eq(ret, expect,
+				     "op %d remove_overlapping [%llx, %llx]: %d, expected %d", op,
+				     (unsigned long long)first, (unsigned long long)last, ret,
 				     expect);
 			if (ret > 0) {
 				for (size_t i = 0; i < m.count;) {
-					if (overlaps(first, last, m.entries[i].first, m.entries[i].last))
+					if (overlaps(first, last, m.entries[i].first,
+						     m.entries[i].last))
 						model_remove_at(&m, i);
 					else
 						i++;
@@ -333,7 +367,8 @@ static void run_model(uint64_t seed, int operations, bool inject_failures)
 			dmap_rcu_read_lock();
 			want = model_lookup(&m, addr);
 			got = dmap_range_map_lookup(map, addr);
-			cr_assert_eq(!!got, !!want, "op %d lookup %llx", op, (unsigned long long)addr);
+			cr_assert_eq(!!got, !!want, "op %d lookup %llx", op,
+				     (unsigned long long)addr);
 			if (got)
 				cr_assert_eq(got->data, want->data);
 			want = model_lookup_next(&m, addr);
@@ -357,6 +392,7 @@ static void run_model(uint64_t seed, int operations, bool inject_failures)
 			t.env->ops->rcu_barrier(t.env->cookie);
 			cr_assert_eq(__atomic_load_n(&releases_total, __ATOMIC_SEQ_CST),
 				     expected_releases);
+			cr_assert_eq(__atomic_load_n(&release_errors, __ATOMIC_SEQ_CST), 0);
 		}
 	}
 	assert_same(map, &m);
@@ -368,6 +404,7 @@ static void run_model(uint64_t seed, int operations, bool inject_failures)
 				 __ATOMIC_RELEASE);
 	expected_releases += m.count;
 	dmap_range_map_destroy(map);
+	cr_assert_eq(release_errors, 0, "a release ran early or with the wrong entry");
 	cr_assert_eq(releases_total, expected_releases);
 	for (size_t i = 0; i < tokens; i++) {
 		struct token *token = all[i];
@@ -458,6 +495,7 @@ Test(range_map, whole_64bit_space)
 	cr_assert_eq(token->released, 1);
 	dmap_range_map_destroy(map);
 	cr_assert_eq(releases_total, 1);
+	cr_assert_eq(release_errors, 0);
 	free(token);
 }
 
@@ -490,7 +528,8 @@ Test(range_map, ranges_touching_2_pow_64_and_adjacent)
 	/* Walking with last + 1 stops at the entry whose last is UINT64_MAX. */
 	int walked = 0;
 
-	for (r = dmap_range_map_lookup_next(map, 0); r; r = dmap_range_map_lookup_next(map, r->last + 1)) {
+	for (r = dmap_range_map_lookup_next(map, 0); r;
+	     r = dmap_range_map_lookup_next(map, r->last + 1)) {
 		walked++;
 		if (r->last == UINT64_MAX)
 			break;
@@ -614,9 +653,9 @@ Test(range_map, destroy_releases_everything_and_waits)
 	cr_assert_eq(dmap_range_map_create(t.env, token_release, &releases_total, &map), 0);
 	for (int i = 0; i < 100; i++) {
 		tokens[i] = token_new((uint64_t)i << 20, ((uint64_t)i << 20) + 0xfffff, i);
-		cr_assert_eq(dmap_range_map_insert(map, tokens[i]->first, tokens[i]->last, i,
-						   tokens[i]),
-			     0);
+		cr_assert_eq(
+			dmap_range_map_insert(map, tokens[i]->first, tokens[i]->last, i, tokens[i]),
+			0);
 	}
 	/* Half removed (pending grace periods), half left for destroy. */
 	for (int i = 0; i < 50; i++) {
@@ -627,6 +666,7 @@ Test(range_map, destroy_releases_everything_and_waits)
 		tokens[i]->removed = true;
 	dmap_range_map_destroy(map);
 	cr_assert_eq(releases_total, 100);
+	cr_assert_eq(release_errors, 0);
 	for (int i = 0; i < 100; i++) {
 		cr_assert_eq(tokens[i]->released, 1);
 		free(tokens[i]);

@@ -87,8 +87,9 @@ static void *reader(void *arg)
 			if (r) {
 				p = r->data;
 				stats->hits++;
-				if (r->first > addr || r->last < addr || r->value != (r->first ^ MAGIC) ||
-				    p->magic != MAGIC || p->first != r->first || p->last != r->last)
+				if (r->first > addr || r->last < addr ||
+				    r->value != (r->first ^ MAGIC) || p->magic != MAGIC ||
+				    p->first != r->first || p->last != r->last)
 					stats->bad++;
 			}
 			r = dmap_range_map_lookup_next(map, addr);
@@ -122,7 +123,9 @@ static void *writer(void *arg)
 			if (xorshift(&state) & 1)
 				ret = dmap_range_map_remove(map, first[slot], last[slot]);
 			else
-				ret = dmap_range_map_remove_overlapping(map, base, slot_last) == 1 ? 0 : -1;
+				ret = dmap_range_map_remove_overlapping(map, base, slot_last) == 1 ?
+					      0 :
+					      -1;
 			if (ret)
 				__atomic_fetch_add(&failures, 1, __ATOMIC_RELAXED);
 			occupied[slot] = false;

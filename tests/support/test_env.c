@@ -22,29 +22,6 @@
 
 static pthread_mutex_t dmap_test_log_lock = PTHREAD_MUTEX_INITIALIZER;
 
-#if defined(__SANITIZE_THREAD__)
-/*
- * Criterion cannot start under ThreadSanitizer as packaged (Criterion issue
- * #274): its BoxFort arena probes random 16 MiB-aligned addresses in
- * [0x200000000000, 0x600000000000) with rand_r(), gives up after a few busy
- * ones, and TSan reserves nearly all of that span for shadow and metadata;
- * the only hole is 0x550000000000-0x568000000000 (GCC 12 libtsan, x86-64),
- * where PIE binaries load. BoxFort is the only rand_r() caller in a test
- * binary, so under TSan rand_r() walks the upper part of that hole instead
- * (BoxFort computes 0x200000000000 + (r & 0x3fffff) * 16 MiB). The seed is
- * still advanced so anything else that calls it keeps getting varying values.
- */
-int rand_r(unsigned int *seed)
-{
-	static unsigned int probe;
-	unsigned int step = __atomic_fetch_add(&probe, 1u, __ATOMIC_RELAXED);
-
-	if (seed)
-		*seed = *seed * 1103515245u + 12345u;
-	return (int)(0x360000u + ((step * 0x400u) & 0x7fffu));
-}
-#endif
-
 static const char *dmap_test_level_name(enum dmap_log_level level)
 {
 	switch (level) {
@@ -107,8 +84,7 @@ void dmap_test_env_fini(struct dmap_test_env *t)
 	if (t->ctx) {
 		int ret = dmap_ctx_destroy(t->ctx);
 
-		cr_expect_eq(ret, 0, "dmap_ctx_destroy: %d (%s)", ret,
-			     dmap_hosted_last_message());
+		cr_expect_eq(ret, 0, "dmap_ctx_destroy: %d (%s)", ret, dmap_hosted_last_message());
 		t->ctx = NULL;
 	}
 	dmap_hosted_destroy(t->hosted);
@@ -126,10 +102,10 @@ void *dmap_test_ram(struct dmap_test_env *t, dmap_phys_t phys)
 }
 
 /* Visit the captured lines still in the ring, oldest first. Called with the lock held. */
-#define DMAP_TEST_FOR_EACH_LINE(t, i, line)                                                     \
-	for (unsigned long i = (t)->messages > DMAP_TEST_LOG_LINES ?                            \
-				       (t)->messages - DMAP_TEST_LOG_LINES :                    \
-				       0;                                                       \
+#define DMAP_TEST_FOR_EACH_LINE(t, i, line)                                  \
+	for (unsigned long i = (t)->messages > DMAP_TEST_LOG_LINES ?         \
+				       (t)->messages - DMAP_TEST_LOG_LINES : \
+				       0;                                    \
 	     i < (t)->messages && ((line) = (t)->lines[i % DMAP_TEST_LOG_LINES], 1); i++)
 
 bool dmap_test_log_has(struct dmap_test_env *t, const char *needle, ...)

@@ -50,12 +50,16 @@ static struct dmap_domain *make_xen(const struct dmap_xen_config *extra)
 		cfg.pool_size = 1 << 20;
 	ret = dmap_xen_domain_create(t.ctx, &cfg, &dom);
 	cr_assert_eq(ret, 0, "dmap_xen_domain_create: %d (%s)", ret, dmap_hosted_last_message());
+	/* direct_maps and pfn_maps are per-mapping counters: opt-in, as the core's. */
+	cr_assert_eq(dmap_domain_set_counting(dom, true), 0);
 	return dom;
 }
 
 static void setup(void)
 {
-	dmap_test_env_init(&t, 0, 0, false);
+	/* Non-coherent: devices not flagged coherent get cache maintenance, which exercises
+	 * the pseudo-physical lookups on unmap and sync. */
+	dmap_test_env_init(&t, 0, 0, true);
 	cr_assert_eq(dmap_hosted_xen_create(t.hosted, NULL, &guest), 0);
 	p2m = dmap_hosted_xen_p2m(guest);
 	xdom = make_xen(NULL);
@@ -356,7 +360,10 @@ Test(xen, missing_frames_are_a_clear_error)
 				 { .phys = (miss << 12) + 8, .len = 100 } };
 
 	cr_assert_lt(dmap_map_sg(dev64, sg, 2, DMAP_TO_DEVICE, 0), 0);
-	cr_assert_eq(xstats(xdom).missing_frames, 3);
+	/* An unknown pfn (beyond the P2M) is named as such. */
+	cr_assert_eq(dmap_map_phys(dev64, 1ull << 45, 64, DMAP_TO_DEVICE, 0), DMAP_MAPPING_ERROR);
+	cr_assert(dmap_test_log_has(&t, "pfn 0x200000000 is beyond the P2M", NULL));
+	cr_assert_eq(xstats(xdom).missing_frames, 4);
 	cr_assert_eq(xstats(xdom).pool_used, 0);
 	snapshot_p2m(after);
 	cr_assert_eq(memcmp(before, after, sizeof(before)), 0, "a failed map changed the P2M");
@@ -471,7 +478,8 @@ Test(xen, map_sg_merges_machine_contiguous_entries)
 	uint8_t seen[512];
 	struct dmap_sg sg[3] = {
 		{ .phys = (a << 12) + PAGE - 256, .len = 256 }, /* end of frame a ... */
-		{ .phys = (a + 1) << 12, .len = 256 }, /* ... start of a+1: adjacent in machine space */
+		{ .phys = (a + 1) << 12,
+		  .len = 256 }, /* ... start of a+1: adjacent in machine space */
 		{ .phys = (s << 12) + PAGE - 128, .len = 256 }, /* straddles: bounced */
 	};
 	int n;
@@ -730,7 +738,8 @@ static void *map_worker(void *arg)
 		if (dmap_unmap_phys(dev64, bus, 1024, dir, 0))
 			w->bad = true;
 		if (dir == DMAP_FROM_DEVICE)
-			w->bad |= memcmp(dmap_hosted_xen_guest_ptr(guest, buf, 1024), data, 1024) != 0;
+			w->bad |= memcmp(dmap_hosted_xen_guest_ptr(guest, buf, 1024), data, 1024) !=
+				  0;
 		w->done++;
 	}
 	return NULL;

@@ -24,7 +24,12 @@ Quick start::
 the tutorial and the reference.
 """
 
-from . import dmap_native as _native
+try:
+    from . import dmap_native as _native
+except ImportError as _e:  # e.g. the source tree's dmap/ shadowing the built one
+    raise ImportError("dmap's native extension is missing next to %s: import dmap from the "
+                      "build tree (PYTHONPATH=<build>/bindings/python), not from the source "
+                      "tree (%s)" % (__path__[0], _e)) from _e
 from .enums import (Access, Attr, DebugReport, DevFlag, Dir, FaultReason, LogLevel, RawFormat,
                     bits)
 from .errors import (BusyError, ClosedError, DmapError, DmapIOError, ExistsError, FaultError,

@@ -95,3 +95,38 @@ class Node:
             self.release()
         except Exception:
             pass
+
+
+def serialized(cls):
+    """Class decorator: every method and property of ``cls`` runs under the
+    lifetime lock.
+
+    A wrapper checks that its C object is live and then calls the library;
+    without the lock, another thread could close (and free) the object between
+    the check and the call. The GIL already serialises the library calls (they
+    never release it), so the lock costs an uncontended acquire per call.
+    """
+    import functools
+
+    def wrap(fn):
+        @functools.wraps(fn)
+        def locked(*args, **kwargs):
+            with _lock:
+                return fn(*args, **kwargs)
+        return locked
+
+    for name, value in list(vars(cls).items()):
+        if name.startswith("__") and name not in ("__init__", "__enter__", "__exit__",
+                                                  "__repr__"):
+            continue
+        if isinstance(value, property):
+            setattr(cls, name, property(wrap(value.fget) if value.fget else None,
+                                        wrap(value.fset) if value.fset else None,
+                                        value.fdel, value.__doc__))
+        elif isinstance(value, classmethod):
+            setattr(cls, name, classmethod(wrap(value.__func__)))
+        elif isinstance(value, staticmethod):
+            continue
+        elif callable(value):
+            setattr(cls, name, wrap(value))
+    return cls

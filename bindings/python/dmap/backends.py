@@ -13,6 +13,7 @@ import enum
 import struct
 
 from . import dmap_native as _n
+from ._lifetime import serialized
 from .core import Domain, _Counters, _call, _int
 from .errors import InvalidArgumentError, NotSupportedError
 
@@ -92,6 +93,7 @@ class BounceStats(_Counters):
                 + self.failed_constraint)
 
 
+@serialized
 class BounceDomain(Domain):
     """A bounce (swiotlb) domain: every mapping is copied through a pool below ``phys_limit``.
 
@@ -219,6 +221,7 @@ class PageTableDump:
         return "\n".join(lines)
 
 
+@serialized
 class IommuDomain(Domain):
     """An IOMMU domain: IOVA allocation, real page tables, a software IOTLB.
 
@@ -387,6 +390,7 @@ class XenStats(_Counters):
     pool_high_water: int = 0
 
 
+@serialized
 class P2M:
     """A guest's pfn -> mfn table with the M2P reverse map.
 
@@ -476,6 +480,7 @@ class P2M:
         return P2MStats(**d)
 
 
+@serialized
 class XenGuest:
     """A simulated Xen PV guest: machine memory in two banks (below and above
     4 GiB), a guest pseudo-physical space scattered across it, and its P2M.
@@ -561,6 +566,7 @@ class XenGuest:
         return d
 
 
+@serialized
 class XenDomain(Domain):
     """A Xen PV guest's DMA ops (swiotlb-xen): bus addresses are machine addresses.
 

@@ -17,7 +17,7 @@ import struct
 import weakref
 
 from . import dmap_native as _n
-from ._lifetime import Node
+from ._lifetime import Node, serialized
 from .enums import Access, Attr, DebugReport, DevFlag, Dir, FaultReason, LogLevel, RawFormat
 from .errors import (ClosedError, InvalidArgumentError, MappingError, error_from_errno)
 
@@ -257,6 +257,7 @@ def decode_raw_fault(raw_format, raw):
 
 # ---- environment and memory -------------------------------------------------
 
+@serialized
 class Environment:
     """The hosted environment: allocation, RCU, logging and simulated physical memory.
 
@@ -277,6 +278,7 @@ class Environment:
         self._node = Node("environment", lambda: _n.dmapy_env_destroy(ptr))
         self._finalizer = weakref.finalize(self, self._node.release_quietly)
         self.non_coherent = bool(non_coherent)
+        self._echo = LogLevel(echo) if echo is not None else None
         self._regions = {}
 
     # lifetime
@@ -308,7 +310,7 @@ class Environment:
     @property
     def echo(self):
         """Severity from which messages are also printed to stderr (None: none)."""
-        return self._echo if hasattr(self, "_echo") else None
+        return self._echo
 
     @echo.setter
     def echo(self, level):
@@ -391,6 +393,7 @@ class Environment:
         return Context(self)
 
 
+@serialized
 class RamRegion:
     """A registered range of simulated physical memory (see Environment.add_ram)."""
 
@@ -441,6 +444,7 @@ class RamRegion:
 
 # ---- context --------------------------------------------------------------------
 
+@serialized
 class Context:
     """A library context: the factory for devices and domains.
 
@@ -527,6 +531,7 @@ class Context:
 
 # ---- devices -----------------------------------------------------------------
 
+@serialized
 class Device:
     """A device as the DMA layer sees it: name, StreamID, masks and segment limits.
 
@@ -816,6 +821,7 @@ class Device:
         _call("dmap_dev_write", _n.dmap_dev_write, self._ptr(), _int(addr, "addr"), data)
 
 
+@serialized
 class _Attached:
     """What Device.attach returns: the domain, usable as a context manager."""
 
@@ -836,6 +842,7 @@ class _Attached:
 
 # ---- mappings -----------------------------------------------------------------
 
+@serialized
 class Mapping:
     """A live streaming mapping made by Device.map() or Device.map_single().
 
@@ -945,6 +952,7 @@ class Mapping:
             self.dir.name, self.phys, self.size, self.dma_addr, "" if self.live else " unmapped")
 
 
+@serialized
 class SgMapping:
     """A mapped scatter-gather list (Device.map_sg()).
 
@@ -1056,6 +1064,7 @@ class SgMapping:
             len(self.entries), self.count, "" if self.live else " unmapped")
 
 
+@serialized
 class CoherentBuffer:
     """Memory from Device.alloc_coherent(): the CPU reads and writes it with
     read()/write(), the device at ``dma_addr``. ``free()`` (or leaving a with
@@ -1144,6 +1153,7 @@ class CoherentBuffer:
 
 # ---- domains -----------------------------------------------------------------
 
+@serialized
 class Domain:
     """One backend instance; devices attach to it.
 
@@ -1280,6 +1290,7 @@ class Domain:
         return recorded, dropped
 
 
+@serialized
 class IdentityDomain(Domain):
     """bus address = physical address + bus_offset (Linux's dma-direct).
 

@@ -290,8 +290,8 @@ static void dmap_hosted_call_rcu(void *cookie, struct dmap_rcu_head *head,
 	__atomic_fetch_add(&hosted->rcu_queued, 1, __ATOMIC_SEQ_CST);
 	do {
 		head->next = top;
-	} while (!__atomic_compare_exchange_n(&hosted->rcu_pending, &top, head, 1,
-					      __ATOMIC_SEQ_CST, __ATOMIC_RELAXED));
+	} while (!__atomic_compare_exchange_n(&hosted->rcu_pending, &top, head, 1, __ATOMIC_SEQ_CST,
+					      __ATOMIC_RELAXED));
 	/*
 	 * Wake the worker only if it may be asleep and this push made the stack
 	 * non-empty; a worker that is awake re-checks the stack before sleeping
@@ -427,28 +427,44 @@ static void dmap_hosted_cache_invalidate(void *cookie, void *va, size_t len)
 	dmap_atomic_add_relaxed(&hosted->cache_invalidates, 1);
 }
 
-#define DMAP_HOSTED_COMMON_OPS                                    \
-	.alloc = dmap_hosted_alloc, .free = dmap_hosted_free,     \
-	.alloc_table_page = dmap_hosted_alloc_table_page,         \
-	.free_table_page = dmap_hosted_free_table_page,           \
-	.alloc_dma_pages = dmap_hosted_alloc_dma_pages,           \
-	.free_dma_pages = dmap_hosted_free_dma_pages,             \
-	.phys_to_virt = dmap_hosted_phys_to_virt,                 \
-	.virt_to_phys = dmap_hosted_virt_to_phys,                 \
-	.max_ram_address = dmap_hosted_max_ram_address,           \
-	.call_rcu = dmap_hosted_call_rcu,                         \
-	.synchronize_rcu = dmap_hosted_synchronize_rcu,           \
-	.rcu_barrier = dmap_hosted_rcu_barrier, .log = dmap_hosted_log, \
-	.now_ns = dmap_hosted_now_ns
-
+/*
+ * Two tables that differ only in the cache hooks: a coherent environment
+ * leaves them NULL, which tells core to skip cache maintenance altogether.
+ */
 static const struct dmap_env_ops dmap_hosted_coherent_ops = {
-	DMAP_HOSTED_COMMON_OPS,
+	.alloc = dmap_hosted_alloc,
+	.free = dmap_hosted_free,
+	.alloc_table_page = dmap_hosted_alloc_table_page,
+	.free_table_page = dmap_hosted_free_table_page,
+	.alloc_dma_pages = dmap_hosted_alloc_dma_pages,
+	.free_dma_pages = dmap_hosted_free_dma_pages,
+	.phys_to_virt = dmap_hosted_phys_to_virt,
+	.virt_to_phys = dmap_hosted_virt_to_phys,
+	.max_ram_address = dmap_hosted_max_ram_address,
+	.call_rcu = dmap_hosted_call_rcu,
+	.synchronize_rcu = dmap_hosted_synchronize_rcu,
+	.rcu_barrier = dmap_hosted_rcu_barrier,
+	.log = dmap_hosted_log,
+	.now_ns = dmap_hosted_now_ns,
 };
 
 static const struct dmap_env_ops dmap_hosted_non_coherent_ops = {
-	DMAP_HOSTED_COMMON_OPS,
+	.alloc = dmap_hosted_alloc,
+	.free = dmap_hosted_free,
+	.alloc_table_page = dmap_hosted_alloc_table_page,
+	.free_table_page = dmap_hosted_free_table_page,
+	.alloc_dma_pages = dmap_hosted_alloc_dma_pages,
+	.free_dma_pages = dmap_hosted_free_dma_pages,
+	.phys_to_virt = dmap_hosted_phys_to_virt,
+	.virt_to_phys = dmap_hosted_virt_to_phys,
+	.max_ram_address = dmap_hosted_max_ram_address,
 	.cache_clean = dmap_hosted_cache_clean,
 	.cache_invalidate = dmap_hosted_cache_invalidate,
+	.call_rcu = dmap_hosted_call_rcu,
+	.synchronize_rcu = dmap_hosted_synchronize_rcu,
+	.rcu_barrier = dmap_hosted_rcu_barrier,
+	.log = dmap_hosted_log,
+	.now_ns = dmap_hosted_now_ns,
 };
 
 /* ---- public API ----------------------------------------------------------- */
@@ -481,8 +497,8 @@ int dmap_hosted_create(const struct dmap_hosted_config *config, struct dmap_host
 	}
 	if (!hosted->stderr_level)
 		hosted->stderr_level = DMAP_LOG_WARN;
-	hosted->env.ops = hosted->non_coherent ? &dmap_hosted_non_coherent_ops :
-						 &dmap_hosted_coherent_ops;
+	hosted->env.ops =
+		hosted->non_coherent ? &dmap_hosted_non_coherent_ops : &dmap_hosted_coherent_ops;
 	hosted->env.cookie = hosted;
 	pthread_mutex_init(&hosted->aligned.lock, NULL);
 	ret = dmap_hosted_rcu_start(hosted);

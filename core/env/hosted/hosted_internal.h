@@ -21,14 +21,16 @@ struct dmap_hosted_region;
  * can still give jemalloc's sdallocx the flags the allocation was made with.
  * Open addressing with linear probing; rare and off the hot path.
  */
+struct dmap_hosted_aligned_slot {
+	void *ptr; /* NULL: empty */
+	size_t align;
+};
+
 struct dmap_hosted_aligned {
 	pthread_mutex_t lock;
 	size_t live; /* entries in use (atomic reads on the free fast path) */
 	size_t capacity; /* power of two or 0 */
-	struct dmap_hosted_aligned_slot {
-		void *ptr;
-		size_t align;
-	} *slots;
+	struct dmap_hosted_aligned_slot *slots;
 };
 
 struct dmap_hosted {

@@ -102,10 +102,11 @@ void dmap_hosted_memory_fini(struct dmap_hosted *hosted)
 	pthread_mutex_lock(&hosted->mem_lock);
 	for (region = hosted->regions; region; region = region->next)
 		if (region->pages_in_use)
-			dmap_hosted_logf(hosted, DMAP_LOG_WARN,
-					 "hosted: destroying RAM region [0x%llx-0x%llx] with %zu pool pages still allocated",
-					 (unsigned long long)region->base,
-					 (unsigned long long)region->last, region->pages_in_use);
+			dmap_hosted_logf(
+				hosted, DMAP_LOG_WARN,
+				"hosted: destroying RAM region [0x%llx-0x%llx] with %zu pool pages still allocated",
+				(unsigned long long)region->base, (unsigned long long)region->last,
+				region->pages_in_use);
 	hosted->regions = NULL;
 	pthread_mutex_unlock(&hosted->mem_lock);
 	/* The physical map's release callback unmaps and frees every region. */
@@ -123,9 +124,10 @@ static int dmap_hosted_check_range(struct dmap_hosted *hosted, dmap_phys_t base,
 		return -EINVAL;
 	}
 	if (!size || (size & (DMAP_HOSTED_PAGE - 1))) {
-		dmap_hosted_logf(hosted, DMAP_LOG_ERR,
-				 "hosted: RAM size 0x%zx at 0x%llx is zero or not a multiple of 4 KiB",
-				 size, (unsigned long long)base);
+		dmap_hosted_logf(
+			hosted, DMAP_LOG_ERR,
+			"hosted: RAM size 0x%zx at 0x%llx is zero or not a multiple of 4 KiB", size,
+			(unsigned long long)base);
 		return -EINVAL;
 	}
 	if ((uint64_t)size - 1 > UINT64_MAX - base) {
@@ -151,23 +153,25 @@ static int dmap_hosted_region_insert(struct dmap_hosted *hosted, struct dmap_hos
 	dmap_rcu_read_lock();
 	other = dmap_range_map_lookup_next(hosted->phys_map, region->base);
 	if (other && other->first <= region->last) {
-		dmap_hosted_logf(hosted, DMAP_LOG_ERR,
-				 "hosted: RAM [0x%llx-0x%llx] overlaps registered region [0x%llx-0x%llx]",
-				 (unsigned long long)region->base, (unsigned long long)region->last,
-				 (unsigned long long)other->first, (unsigned long long)other->last);
+		dmap_hosted_logf(
+			hosted, DMAP_LOG_ERR,
+			"hosted: RAM [0x%llx-0x%llx] overlaps registered region [0x%llx-0x%llx]",
+			(unsigned long long)region->base, (unsigned long long)region->last,
+			(unsigned long long)other->first, (unsigned long long)other->last);
 		dmap_rcu_read_unlock();
 		ret = -EEXIST;
 		goto out;
 	}
 	other = dmap_range_map_lookup_next(hosted->host_map, host_first);
 	if (other && other->first <= host_last) {
-		dmap_hosted_logf(hosted, DMAP_LOG_ERR,
-				 "hosted: host memory %p..%p of RAM [0x%llx-0x%llx] is already registered as physical 0x%llx",
-				 region->host, (void *)(uintptr_t)host_last,
-				 (unsigned long long)region->base, (unsigned long long)region->last,
-				 (unsigned long long)(other->value + (host_first > other->first ?
-									     host_first - other->first :
-									     0)));
+		dmap_hosted_logf(
+			hosted, DMAP_LOG_ERR,
+			"hosted: host memory %p..%p of RAM [0x%llx-0x%llx] is already registered as physical 0x%llx",
+			region->host, (void *)(uintptr_t)host_last,
+			(unsigned long long)region->base, (unsigned long long)region->last,
+			(unsigned long long)(other->value + (host_first > other->first ?
+								     host_first - other->first :
+								     0)));
 		dmap_rcu_read_unlock();
 		ret = -EEXIST;
 		goto out;
@@ -234,10 +238,11 @@ static int dmap_hosted_add(struct dmap_hosted *hosted, dmap_phys_t base, size_t 
 		region->host = mmap(NULL, size, PROT_READ | PROT_WRITE,
 				    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 		if (region->host == MAP_FAILED) {
-			dmap_hosted_logf(hosted, DMAP_LOG_ERR,
-					 "hosted: cannot map 0x%zx bytes for RAM [0x%llx-0x%llx]: %s",
-					 size, (unsigned long long)base,
-					 (unsigned long long)region->last, strerror(errno));
+			dmap_hosted_logf(
+				hosted, DMAP_LOG_ERR,
+				"hosted: cannot map 0x%zx bytes for RAM [0x%llx-0x%llx]: %s", size,
+				(unsigned long long)base, (unsigned long long)region->last,
+				strerror(errno));
 			free(region->bitmap);
 			free(region);
 			return -ENOMEM;
@@ -329,10 +334,11 @@ int dmap_hosted_mem_remove(struct dmap_hosted *hosted, dmap_phys_t base)
 	}
 	if (region->pages_in_use) {
 		pthread_mutex_unlock(&hosted->mem_lock);
-		dmap_hosted_logf(hosted, DMAP_LOG_ERR,
-				 "hosted: RAM region [0x%llx-0x%llx] still has %zu pool pages (%zu bytes) allocated",
-				 (unsigned long long)region->base, (unsigned long long)region->last,
-				 region->pages_in_use, region->pages_in_use * (size_t)DMAP_HOSTED_PAGE);
+		dmap_hosted_logf(
+			hosted, DMAP_LOG_ERR,
+			"hosted: RAM region [0x%llx-0x%llx] still has %zu pool pages (%zu bytes) allocated",
+			(unsigned long long)region->base, (unsigned long long)region->last,
+			region->pages_in_use, region->pages_in_use * (size_t)DMAP_HOSTED_PAGE);
 		return -EBUSY;
 	}
 	host_first = (uint64_t)(uintptr_t)region->host;
@@ -344,7 +350,8 @@ int dmap_hosted_mem_remove(struct dmap_hosted *hosted, dmap_phys_t base)
 		ret = dmap_range_map_remove(hosted->phys_map, region->base, region->last);
 		if (ret) /* keep the maps consistent: put the host entry back */
 			dmap_range_map_insert(hosted->host_map, host_first,
-					      host_first + (region->size - 1), region->base, region);
+					      host_first + (region->size - 1), region->base,
+					      region);
 	}
 	if (ret) {
 		pthread_mutex_unlock(&hosted->mem_lock);
@@ -491,8 +498,8 @@ static size_t dmap_hosted_find_pages(const struct dmap_hosted_region *region, si
 			continue;
 		}
 		run++;
-		if (run >= count &&
-		    ((region->base + ((uint64_t)page << DMAP_HOSTED_PAGE_SHIFT)) & (align - 1)) == 0)
+		if (run >= count && ((region->base + ((uint64_t)page << DMAP_HOSTED_PAGE_SHIFT)) &
+				     (align - 1)) == 0)
 			return page;
 	}
 	return (size_t)-1;
@@ -508,7 +515,8 @@ void *dmap_hosted_alloc_dma_pages(void *cookie, size_t size, size_t align, uint6
 
 	if (!size || (align && !dmap_is_power_of_2(align)) || size > SIZE_MAX - DMAP_HOSTED_PAGE) {
 		dmap_hosted_logf(hosted, DMAP_LOG_ERR,
-				 "hosted: bad DMA page request: size 0x%zx align 0x%zx", size, align);
+				 "hosted: bad DMA page request: size 0x%zx align 0x%zx", size,
+				 align);
 		return NULL;
 	}
 	if (align < DMAP_HOSTED_PAGE)
@@ -532,10 +540,11 @@ void *dmap_hosted_alloc_dma_pages(void *cookie, size_t size, size_t align, uint6
 	}
 	pthread_mutex_unlock(&hosted->mem_lock);
 	if (!va) {
-		dmap_hosted_logf(hosted, DMAP_LOG_WARN,
-				 "hosted: no pool memory for 0x%zx bytes aligned to 0x%zx below 0x%llx (0x%llx bytes of pool in use)",
-				 size, align, (unsigned long long)phys_limit,
-				 (unsigned long long)dmap_load_relaxed(&hosted->pool_bytes_in_use));
+		dmap_hosted_logf(
+			hosted, DMAP_LOG_WARN,
+			"hosted: no pool memory for 0x%zx bytes aligned to 0x%zx below 0x%llx (0x%llx bytes of pool in use)",
+			size, align, (unsigned long long)phys_limit,
+			(unsigned long long)dmap_load_relaxed(&hosted->pool_bytes_in_use));
 		return NULL;
 	}
 	/* The pages are ours alone now; zero them outside the lock. */
@@ -571,9 +580,10 @@ void dmap_hosted_free_dma_pages(void *cookie, void *va, dmap_phys_t phys, size_t
 	return;
 bad:
 	pthread_mutex_unlock(&hosted->mem_lock);
-	dmap_hosted_logf(hosted, DMAP_LOG_ERR,
-			 "hosted: freeing pool pages %p phys 0x%llx size 0x%zx that were not allocated as such",
-			 va, (unsigned long long)phys, size);
+	dmap_hosted_logf(
+		hosted, DMAP_LOG_ERR,
+		"hosted: freeing pool pages %p phys 0x%llx size 0x%zx that were not allocated as such",
+		va, (unsigned long long)phys, size);
 }
 
 void *dmap_hosted_alloc_table_page(void *cookie, size_t size, dmap_phys_t *phys)

@@ -198,10 +198,11 @@ int dmap_hosted_xen_create(struct dmap_hosted *hosted, const struct dmap_hosted_
 	pthread_mutex_init(&g->lock, NULL);
 	if (g->low > DMAP_HOSTED_XEN_HIGH_MFN || g->high > (1ull << 24) ||
 	    g->guest_frames > (1ull << 24) || g->guest_frames > g->low + g->high) {
-		dmap_log(g->env, DMAP_LOG_ERR,
-			 "xen guest: bad sizes: %llu guest frames, %llu low and %llu high machine frames",
-			 (unsigned long long)g->guest_frames, (unsigned long long)g->low,
-			 (unsigned long long)g->high);
+		dmap_log(
+			g->env, DMAP_LOG_ERR,
+			"xen guest: bad sizes: %llu guest frames, %llu low and %llu high machine frames",
+			(unsigned long long)g->guest_frames, (unsigned long long)g->low,
+			(unsigned long long)g->high);
 		ret = -EINVAL;
 		goto fail;
 	}
@@ -239,7 +240,8 @@ int dmap_hosted_xen_create(struct dmap_hosted *hosted, const struct dmap_hosted_
 		if (range->pfn >= g->guest_frames || range->count > g->guest_frames - range->pfn ||
 		    !range->count || range->kind == DMAP_XEN_FRAME_VALID ||
 		    (unsigned int)range->kind > DMAP_XEN_FRAME_FOREIGN ||
-		    (range->kind == DMAP_XEN_FRAME_IDENTITY && range->pfn + range->count > g->low)) {
+		    (range->kind == DMAP_XEN_FRAME_IDENTITY &&
+		     range->pfn + range->count > g->low)) {
 			dmap_log(g->env, DMAP_LOG_ERR,
 				 "xen guest: bad range %zu: pfn 0x%llx count 0x%llx kind %d", r,
 				 (unsigned long long)range->pfn, (unsigned long long)range->count,
@@ -249,8 +251,9 @@ int dmap_hosted_xen_create(struct dmap_hosted *hosted, const struct dmap_hosted_
 		}
 		for (i = 0; i < range->count; i++) {
 			if (kind[range->pfn + i] != DMAP_XEN_FRAME_VALID) {
-				dmap_log(g->env, DMAP_LOG_ERR, "xen guest: range %zu overlaps at pfn 0x%llx",
-					 r, (unsigned long long)(range->pfn + i));
+				dmap_log(g->env, DMAP_LOG_ERR,
+					 "xen guest: range %zu overlaps at pfn 0x%llx", r,
+					 (unsigned long long)(range->pfn + i));
 				ret = -EINVAL;
 				goto fail;
 			}
@@ -349,7 +352,8 @@ int dmap_hosted_xen_create(struct dmap_hosted *hosted, const struct dmap_hosted_
 				g->owner[index] = XEN_OTHER;
 				ret = dmap_xen_m2p_set(g->p2m, mfn, other_pfn++);
 				if (!ret)
-					ret = dmap_xen_p2m_set(g->p2m, pfn, DMAP_XEN_FRAME_FOREIGN, mfn);
+					ret = dmap_xen_p2m_set(g->p2m, pfn, DMAP_XEN_FRAME_FOREIGN,
+							       mfn);
 				if (!ret)
 					ret = xen_map_view(g, pfn, 1, mfn);
 				break;
@@ -424,7 +428,8 @@ static int xen_move(struct dmap_hosted_xen *g, uint64_t pfn, uint64_t count, uin
 			ret = dmap_xen_p2m_set(g->p2m, pfn + i, DMAP_XEN_FRAME_VALID, targets[i]);
 			if (ret) {
 				while (i--)
-					dmap_xen_p2m_set(g->p2m, pfn + i, DMAP_XEN_FRAME_VALID, old[i]);
+					dmap_xen_p2m_set(g->p2m, pfn + i, DMAP_XEN_FRAME_VALID,
+							 old[i]);
 				free(old);
 				return ret;
 			}

@@ -94,10 +94,12 @@ struct dmap_bounce_config {
 };
 
 /**
- * struct dmap_bounce_class_stats - one size class (buddy order) of all pools.
- * @block_size: bytes of a block of this class (slot_size << class).
- * @live_mappings: mappings cut from a block of this class.
- * @free_blocks: free blocks of this class (shared lists and caches).
+ * struct dmap_bounce_class_stats - one size class of all pools: mappings of
+ * more than half and at most @block_size bytes.
+ * @block_size: slot_size << class.
+ * @live_mappings: live mappings (and coherent buffers) of this class.
+ * @free_blocks: freed runs of exactly @block_size kept for reuse (per-CPU
+ *       caches and the class's lock-free list; classes up to 256 KiB).
  */
 struct dmap_bounce_class_stats {
 	uint64_t block_size;
@@ -112,6 +114,8 @@ struct dmap_bounce_class_stats {
  * @slot_size: bytes per slot.
  * @slots_total: slots of all pools.
  * @slots_in_use: slots inside live mappings.
+ * @slots_free: slots free for any request (runs kept for reuse by the size
+ *       classes are neither in use nor counted here).
  * @bytes_in_use: @slots_in_use * @slot_size.
  * @high_water_slots: most slots in use at once since the last reset (exact
  *       while one thread maps at a time; a lower bound under concurrency).
@@ -125,7 +129,7 @@ struct dmap_bounce_class_stats {
  * @bytes_to_device: bytes copied into slots (map, sync_for_device).
  * @bytes_from_device: bytes copied back out (unmap, sync_for_cpu).
  * @pools_added, @pools_released: growth activity.
- * @coalesce_passes: slow-path merge passes (fragmentation repair).
+ * @coalesce_passes: slow-path drains of the size classes into the free map.
  * @nr_classes: entries used in @classes.
  * @classes: per size class occupancy.
  */
@@ -135,6 +139,7 @@ struct dmap_bounce_stats {
 	uint64_t slot_size;
 	uint64_t slots_total;
 	uint64_t slots_in_use;
+	uint64_t slots_free;
 	uint64_t bytes_in_use;
 	uint64_t high_water_slots;
 	uint64_t high_water_bytes;

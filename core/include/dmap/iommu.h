@@ -182,6 +182,8 @@ int dmap_iommu_poll(struct dmap_domain *domain);
  * @fq_flushes: flush-queue flushes (full ring, timeout, poll, explicit).
  * @fq_full_flushes: of those, forced by a full ring.
  * @fq_timeout_flushes: of those, forced by the timeout.
+ * @fq_strict_fallbacks: deferred unmaps done strictly because their CPU's
+ *          ring was busy (another CPU flushing it) or could not be allocated.
  * @bounced_maps: mappings of untrusted devices bounced through @bounce.
  * @table_pages_freed: page-table pages given back after their flush.
  */
@@ -200,6 +202,7 @@ struct dmap_iommu_stats {
 	uint64_t fq_flushes;
 	uint64_t fq_full_flushes;
 	uint64_t fq_timeout_flushes;
+	uint64_t fq_strict_fallbacks;
 	uint64_t bounced_maps;
 	uint64_t table_pages_freed;
 };

@@ -48,7 +48,7 @@ enum dmap_pgtable_format {
 #define DMAP_PROT_NOEXEC (1u << 3) /* ARM: UXN|PXN; VT-d second level has no execute control */
 #define DMAP_PROT_PRIV (1u << 4) /* ARM: privileged accesses only (AP[1] clear) */
 #define DMAP_PROT_MMIO (1u << 5) /* ARM: Device-nGnRE (MAIR index 2) */
-#define DMAP_PROT_ALL                                                                   \
+#define DMAP_PROT_ALL                                                                             \
 	(DMAP_PROT_READ | DMAP_PROT_WRITE | DMAP_PROT_CACHE | DMAP_PROT_NOEXEC | DMAP_PROT_PRIV | \
 	 DMAP_PROT_MMIO)
 
@@ -71,7 +71,6 @@ static inline uint64_t dmap_hw_get_le64(const void *p)
 		v |= (uint64_t)b[i] << (8 * i);
 	return v;
 }
-
 
 /* ======================================================================
  * Arm VMSAv8-64 stage-1 descriptors (Arm ARM D8.3 "Translation table
@@ -113,13 +112,15 @@ static inline uint64_t dmap_hw_get_le64(const void *p)
 #define DMAP_ARM_MAIR_ATTR_WBRWA 0xffull
 #define DMAP_ARM_MAIR_ATTR_DEVICE 0x04ull
 #define DMAP_ARM_MAIR_ATTR_INC_OWBRWA 0xf4ull
-#define DMAP_ARM_MAIR_VALUE                                                            \
-	(DMAP_ARM_MAIR_ATTR_NC << (8 * DMAP_ARM_MAIR_IDX_NC) |                         \
-	 DMAP_ARM_MAIR_ATTR_WBRWA << (8 * DMAP_ARM_MAIR_IDX_CACHE) |                   \
-	 DMAP_ARM_MAIR_ATTR_DEVICE << (8 * DMAP_ARM_MAIR_IDX_DEV) |                    \
+#define DMAP_ARM_MAIR_VALUE                                          \
+	(DMAP_ARM_MAIR_ATTR_NC << (8 * DMAP_ARM_MAIR_IDX_NC) |       \
+	 DMAP_ARM_MAIR_ATTR_WBRWA << (8 * DMAP_ARM_MAIR_IDX_CACHE) | \
+	 DMAP_ARM_MAIR_ATTR_DEVICE << (8 * DMAP_ARM_MAIR_IDX_DEV) |  \
 	 DMAP_ARM_MAIR_ATTR_INC_OWBRWA << (8 * DMAP_ARM_MAIR_IDX_INC_OCACHE))
 
-/* TCR_EL1 layout of the TTB0 fields (Arm ARM D19 TCR_EL1), as in dmap_pgtable_config.out.arm.tcr. */
+/*
+ * TCR_EL1 layout of the TTB0 fields (Arm ARM D19 TCR_EL1), as in dmap_pgtable_config.out.arm.tcr.
+ */
 #define DMAP_ARM_TCR_T0SZ_SHIFT 0 /* [5:0] = 64 - ias */
 #define DMAP_ARM_TCR_IRGN0_SHIFT 8 /* [9:8] */
 #define DMAP_ARM_TCR_ORGN0_SHIFT 10 /* [11:10] */
@@ -398,10 +399,10 @@ const char *dmap_smmu_event_name(uint8_t id);
 uint8_t dmap_smmu_event_for_fault(enum dmap_fault_reason reason);
 
 /* ======================================================================
- * Intel VT-d (Intel VT for Directed I/O spec, rev 3.x/4.x): second-level
+ * Intel VT-d (Intel VT for Directed I/O spec; section numbers of rev 3.x): second-level
  * PTEs (9.8), root entries (9.1), legacy context entries (9.3), CCMD_REG
- * (11.4.4.1), IOTLB_REG/IVA_REG (11.4.8), queued-invalidation descriptors
- * (6.5.2), fault recording registers (11.4.14). 64-bit words, low first.
+ * (10.4.7), IOTLB_REG/IVA_REG (10.4.8), queued-invalidation descriptors
+ * (6.5.2), fault recording registers (10.4.14). 64-bit words, low first.
  * ====================================================================== */
 #define DMAP_VTD_PTE_READ (1ull << 0)
 #define DMAP_VTD_PTE_WRITE (1ull << 1)
@@ -536,7 +537,7 @@ int dmap_vtd_inv_desc_decode(const uint64_t in[2], struct dmap_vtd_inv_desc *d);
 #define DMAP_VTD_FR_TT_BLOCKED 0xdu
 
 /**
- * struct dmap_vtd_fault_record - a 128-bit fault recording register (11.4.14).
+ * struct dmap_vtd_fault_record - a 128-bit fault recording register (10.4.14).
  * lo: @fault_info [63:12] (page address of the faulting request).
  * hi: @sid [15:0], @t2 bit 28, @priv bit 29, @exe bit 30, @pasid_present bit
  * 31, @reason [39:32], @pasid [59:40], @at [61:60], @type bit 62 (T1: 1 =

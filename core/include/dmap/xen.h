@@ -323,7 +323,9 @@ struct dmap_xen_config {
 
 /**
  * struct dmap_xen_stats - what a Xen domain did.
- * @direct_maps: mappings that went direct (machine-contiguous, below the mask).
+ * @direct_maps: mappings that went direct (machine-contiguous, below the
+ *	mask); counted only while dmap_domain_set_counting() is on, like the
+ *	core's per-mapping counters (an add costs as much as the mapping).
  * @bounced_maps: mappings that went through the bounce pool.
  * @straddles: mappings whose range was not machine-contiguous.
  * @mask_bounces: contiguous mappings bounced because the mask could not reach.
@@ -332,7 +334,7 @@ struct dmap_xen_config {
  * @missing_frames: map calls refused for touching a missing frame.
  * @foreign_refused: map calls refused for a foreign frame (!allow_foreign).
  * @pool_exhausted: bounces refused because no slot was free.
- * @pfn_maps: IOVA == pfn mappings.
+ * @pfn_maps: IOVA == pfn mappings (counting on, as @direct_maps).
  * @pool_bytes: bytes of bounce pool; @pool_used: bytes in use now;
  * @pool_high_water: most ever in use.
  */
