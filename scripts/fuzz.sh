@@ -4,7 +4,7 @@
 #
 # Usage: scripts/fuzz.sh [-t SECONDS] [-j JOBS] [--merge] [TARGET...]
 #   -t SECONDS  time per target (default 60)
-#   -j JOBS     libFuzzer worker processes per target (default 1; the machine is shared)
+#   -j JOBS     libFuzzer processes per target (-fork=JOBS; default 1: the machine is shared)
 #   --merge     afterwards, merge what the run found into the checked-in seed corpus
 #               (tests/fuzz/corpus/<target>, minimised with -merge=1; review before committing)
 #   TARGET      api, format, range_map, hw_records (default: all that were built)
@@ -72,19 +72,23 @@ for t in "${targets[@]}"; do
   before=$(ls "$crashes" | wc -l)
   echo "== fuzz_$t for ${seconds}s (corpus $work, seeds $seeds)"
   set +e
-  "$build/tests/fuzz/fuzz_$t" "$work" "$seeds" -max_total_time="$seconds" -timeout=20 \
-    -rss_limit_mb=4096 -max_len="$max_len" -print_final_stats=1 -jobs="$jobs" -workers="$jobs" \
-    -artifact_prefix="$crashes/$t-" 2>&1 | tail -n 40 > "$build/fuzz_$t.log"
+  parallel=()
+  if [ "$jobs" -gt 1 ]; then parallel=(-fork="$jobs"); fi
+  (cd "$build" && "$build/tests/fuzz/fuzz_$t" "$work" "$seeds" -max_total_time="$seconds" \
+    -timeout=20 -rss_limit_mb=4096 -max_len="$max_len" -print_final_stats=1 "${parallel[@]}" \
+    -artifact_prefix="$crashes/$t-") > "$build/fuzz_$t.log" 2>&1
   rc=${PIPESTATUS[0]}
   set -e
-  tail -n 15 "$build/fuzz_$t.log"
+  grep -v '^"\|Uses:\|dictionary' "$build/fuzz_$t.log" | tail -n 12
   after=$(ls "$crashes" | wc -l)
   if [ "$rc" -ne 0 ] || [ "$after" -ne "$before" ]; then
     echo "!! fuzz_$t: exit $rc, $((after - before)) new file(s) in $crashes"
     found=1
   fi
   if [ "$merge" -eq 1 ]; then
-    "$build/tests/fuzz/fuzz_$t" -merge=1 -max_len="$max_len" "$seeds" "$work" >/dev/null 2>&1 || true
+    # Edge coverage only (-use_counters=0): a small seed set, not every hit-count bucket.
+    (cd "$build" && "$build/tests/fuzz/fuzz_$t" -merge=1 -use_counters=0 -max_len="$max_len" \
+      "$seeds" "$work") >"$build/merge_$t.log" 2>&1 || true
     echo "   seed corpus $seeds: $(ls "$seeds" | wc -l) files"
   fi
 done

@@ -3,8 +3,8 @@
  * backends/bounce/bounce.c - the bounce backend (Linux: swiotlb).
  *
  * A bounce domain is a list of pools (pool.c: per-CPU caches and lock-free
- * size-class lists in front of an address-ordered first-fit bitmap) plus the DMA semantics swiotlb established and
- * drivers rely on:
+ * size-class lists in front of an address-ordered first-fit bitmap) plus the
+ * DMA semantics swiotlb established and drivers rely on:
  *
  *  - map copies the buffer into the slot in every direction, FROM_DEVICE
  *    included, so a device that writes only part of the buffer hands back the
@@ -173,7 +173,7 @@ static void node_memory_free(struct bounce_node *node)
 
 /* Set up @node with a pool of @size bytes below @bus_limit. */
 static int node_init(struct dmap_bounce *b, struct bounce_node *node, size_t size,
-		     uint64_t bus_limit, unsigned int nr_caches)
+		     uint64_t bus_limit, unsigned int nr_caches, bool thread_caches)
 {
 	struct dmap_bounce_pool_params params = { 0 };
 	dmap_addr_t bus = 0;
@@ -199,6 +199,7 @@ static int node_init(struct dmap_bounce *b, struct bounce_node *node, size_t siz
 	params.slot_shift = b->slot_shift;
 	params.top_order = b->top_order;
 	params.nr_caches = nr_caches;
+	params.thread_caches = thread_caches;
 	ret = dmap_bounce_pool_create(node->env, &params, &node->pool);
 	if (ret) {
 		node_memory_free(node);
@@ -352,7 +353,7 @@ static int bounce_add_pool(struct dmap_bounce *b, size_t min_size, uint64_t bus_
 		goto out;
 	}
 	dmap_memset(node, 0, sizeof(*node));
-	ret = node_init(b, node, size, bus_limit, 0);
+	ret = node_init(b, node, size, bus_limit, 0, false);
 	if (ret) {
 		dmap_env_free(b->dom.env, node, sizeof(*node));
 		goto out;
@@ -1000,7 +1001,8 @@ int dmap_bounce_domain_create(struct dmap_ctx *ctx, const struct dmap_bounce_con
 	b->primary.env = env;
 	dmap_spin_init(&b->grow_lock);
 
-	ret = node_init(b, &b->primary, b->pool_size, b->phys_limit, nr_caches);
+	ret = node_init(b, &b->primary, b->pool_size, b->phys_limit, nr_caches,
+			config->thread_caches);
 	if (ret) {
 		dmap_log(env, DMAP_LOG_ERR,
 			 "dmap: bounce pool '%s': cannot get %zu bytes below bus 0x%llx (%d)", name,

@@ -71,9 +71,10 @@
 /*
  * The hosted environment numbers threads uniquely and never reuses a number
  * (dmap_env_inline.h), so a thread can own a cache outright and use it with
- * plain loads and stores. Other environments promise no such thing (a
- * kernel's CPU number is shared by every task that runs there), so their
- * caches are locked per call.
+ * plain loads and stores (opt-in: params.thread_caches). Other environments
+ * promise no such thing (a kernel's CPU number is shared by every task that
+ * runs there), so their caches are locked per call. An owned cache is
+ * emptied only by its owner; one whose thread exited keeps its runs.
  */
 #ifdef DMAP_ENV_HOSTED
 #define POOL_OWNED_CACHES 1
@@ -111,6 +112,7 @@ struct dmap_bounce_pool {
 	unsigned int slot_shift;
 	unsigned int top_order;
 	unsigned int nr_caches;
+	bool owned_caches; /* hosted: threads own caches outright */
 	uint32_t depth[DMAP_BOUNCE_POOL_CACHED_ORDERS];
 
 	struct dmap_bounce_slot *slots; /* hi entries */
@@ -403,41 +405,38 @@ static struct pool_cache *cache_get(struct dmap_bounce_pool *pool)
 	hint = dmap_cpu_hint();
 	cache = &pool->caches[hint & (pool->nr_caches - 1)];
 #ifdef POOL_OWNED_CACHES
-	if (dmap_likely(dmap_load_relaxed(&cache->owner) == hint + 1)) {
-		/* Someone ran short and drained: answer by emptying ours too. */
-		if (dmap_unlikely(dmap_load_relaxed(&pool->drains) != cache->seen_drain)) {
-			cache->seen_drain = dmap_load_relaxed(&pool->drains);
-			cache_empty(pool, cache);
+	if (pool->owned_caches) {
+		if (dmap_likely(dmap_load_relaxed(&cache->owner) == hint + 1)) {
+			/* Someone ran short and drained: answer by emptying ours too. */
+			if (dmap_unlikely(dmap_load_relaxed(&pool->drains) != cache->seen_drain)) {
+				cache->seen_drain = dmap_load_relaxed(&pool->drains);
+				cache_empty(pool, cache);
+			}
+			return cache;
 		}
-		return cache;
+		if (dmap_load_relaxed(&cache->busy) == CACHE_FREE &&
+		    __atomic_compare_exchange_n(&cache->busy, &idle, CACHE_OWNED, 0,
+						__ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+			/* First use by this thread of a cache nobody owns: ours for good. */
+			cache->seen_drain = dmap_load_relaxed(&pool->drains);
+			dmap_store_relaxed(&cache->owner, hint + 1);
+			return cache;
+		}
+		return NULL; /* owned by another thread: use the class lists */
 	}
-	if (dmap_load_relaxed(&cache->busy) == CACHE_FREE &&
-	    __atomic_compare_exchange_n(&cache->busy, &idle, CACHE_OWNED, 0, __ATOMIC_ACQUIRE,
-					__ATOMIC_RELAXED)) {
-		/* First use by this thread of a cache nobody owns: it is ours for good. */
-		cache->seen_drain = dmap_load_relaxed(&pool->drains);
-		dmap_store_relaxed(&cache->owner, hint + 1);
-		return cache;
-	}
-	return NULL; /* owned by another thread: use the class lists */
-#else
+#endif
 	if (dmap_load_relaxed(&cache->busy) != CACHE_FREE)
 		return NULL;
 	if (!__atomic_compare_exchange_n(&cache->busy, &idle, CACHE_LOCKED, 0, __ATOMIC_ACQUIRE,
 					 __ATOMIC_RELAXED))
 		return NULL;
 	return cache;
-#endif
 }
 
-static inline void cache_put(struct pool_cache *cache)
+static inline void cache_put(struct dmap_bounce_pool *pool, struct pool_cache *cache)
 {
-#ifndef POOL_OWNED_CACHES
-	if (cache)
+	if (cache && !pool->owned_caches)
 		dmap_store_release(&cache->busy, CACHE_FREE);
-#else
-	(void)cache;
-#endif
 }
 
 /* A freed class-sized run: cache, class list, or back to the bitmap. */
@@ -626,12 +625,12 @@ long dmap_bounce_pool_alloc(struct dmap_bounce_pool *pool, uint32_t units, unsig
 	if (dmap_unlikely(index < 0)) {
 		struct pool_cache *mine = NULL;
 
-#ifdef POOL_OWNED_CACHES
-		mine = cache; /* still ours after the drain */
-#else
-		cache_put(cache);
-		cache = NULL;
-#endif
+		if (pool->owned_caches) {
+			mine = cache; /* still ours after the drain */
+		} else {
+			cache_put(pool, cache);
+			cache = NULL;
+		}
 		drain_classes(pool, mine);
 		index = top_down ? bitmap_alloc_top(pool, units, align_order, boundary_order) :
 				   bitmap_alloc(pool, units, align_order, boundary_order);
@@ -646,7 +645,7 @@ done:
 			    (DMAP_BOUNCE_STATE_GEN_MASK << DMAP_BOUNCE_STATE_GEN_SHIFT)) |
 				   (uint64_t)order << DMAP_BOUNCE_STATE_ORDER_SHIFT | units);
 	account(pool, cache, (int64_t)units, order);
-	cache_put(cache);
+	cache_put(pool, cache);
 	return index;
 }
 
@@ -680,7 +679,7 @@ void dmap_bounce_pool_free(struct dmap_bounce_pool *pool, long index)
 	cache = cache_get(pool);
 	account(pool, cache, -(int64_t)units, dmap_bounce_state_order(state));
 	release_run(pool, cache, (uint32_t)index, units);
-	cache_put(cache);
+	cache_put(pool, cache);
 }
 
 long dmap_bounce_pool_find(const struct dmap_bounce_pool *pool, dmap_phys_t phys, uint64_t *state)
@@ -840,6 +839,9 @@ int dmap_bounce_pool_create(const struct dmap_env *env,
 	pool->slot_shift = params->slot_shift;
 	pool->top_order = params->top_order;
 	pool->nr_caches = params->nr_caches;
+#ifdef POOL_OWNED_CACHES
+	pool->owned_caches = params->thread_caches;
+#endif
 	/*
 	 * A cache holds at most about a quarter of the pool divided among the
 	 * caches (an owned cache of a thread that went idle keeps its runs until

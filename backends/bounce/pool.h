@@ -71,6 +71,9 @@ struct dmap_bounce_slot {
  * @top_order: largest run and alignment is slot << top_order; < DMAP_BOUNCE_POOL_MAX_ORDERS.
  * @nr_caches: per-CPU caches, 0 (none) or a power of two up to
  *             DMAP_BOUNCE_POOL_MAX_CACHES.
+ * @thread_caches: hosted environment only (ignored elsewhere): a thread owns
+ *             the cache it first uses outright, with no atomic instruction on
+ *             the fast path; runs cached by a thread that exits stay there.
  */
 struct dmap_bounce_pool_params {
 	dmap_phys_t phys;
@@ -80,6 +83,7 @@ struct dmap_bounce_pool_params {
 	unsigned int slot_shift;
 	unsigned int top_order;
 	unsigned int nr_caches;
+	bool thread_caches;
 };
 
 /**

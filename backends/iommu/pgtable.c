@@ -22,6 +22,28 @@
  * zero - pointers, a 4 KiB-aligned physical address and a power-of-two size -
  * which both formats read as invalid entries, so it faults instead of
  * translating through garbage.
+ *
+ * Shadow nodes: the CPU side does not read tables at their physical
+ * addresses. The walker must (it models hardware, which only has the
+ * physical address), but asking the environment for a CPU pointer at every
+ * level of every map and unmap cost a range-map lookup inside an RCU read
+ * section per level - two thirds of a 4 KiB map+unmap. So every table page
+ * has a small node holding its CPU pointer and physical address, and tables
+ * that may point to tables have one child slot per entry with the child's
+ * node. The hardware entry stays the truth: a slot is trusted only when its
+ * node's physical address equals the entry's, so a reader never follows a
+ * slot the entry does not back. Installers allocate the table page and its
+ * node together, publish the entry with compare-and-swap (as before), then
+ * the slot; a thread that meanwhile finds the entry but not yet the slot
+ * takes the slow path - env phys_to_virt, exactly the old descent - and
+ * publishes a node itself (compare-and-swap; the loser frees its node), so
+ * nobody ever waits for another thread. Nodes are read only by map/unmap,
+ * which the io-pgtable contract keeps off each other's ranges, and the
+ * range of a removed table is the remover's alone; so a node is freed as
+ * soon as its entry is cleared, with no grace period (the walker and
+ * iova_to_phys, which may run concurrently with anything, never read
+ * nodes). Memory: 16 bytes per leaf table, one pointer per entry for the
+ * others (1/512 of the leaf tables with 4K granules), from env alloc.
  */
 #include "pgtable.h"
 
@@ -200,4 +222,80 @@ void *dmap_pgtable_phys_to_virt(const struct dmap_pgtable_config *cfg, dmap_phys
 	size_t contig = 0;
 
 	return cfg->env->ops->phys_to_virt(cfg->env->cookie, phys, &contig);
+}
+
+struct dmap_pgtable_node *dmap_pgtable_node_alloc(const struct dmap_pgtable_config *cfg,
+						  uint64_t *ptes, dmap_phys_t phys, size_t slots)
+{
+	size_t size = sizeof(struct dmap_pgtable_node) + slots * sizeof(struct dmap_pgtable_node *);
+	struct dmap_pgtable_node *node = cfg->env->ops->alloc(cfg->env->cookie, size, 16,
+							      DMAP_ALLOC_ATOMIC | DMAP_ALLOC_ZERO);
+
+	if (!node) {
+		dmap_log(cfg->env, DMAP_LOG_WARN,
+			 "iommu pgtable %s: no memory for the %zu-byte node of table phys 0x%llx",
+			 dmap_pgtable_format_name(cfg->format), size, (unsigned long long)phys);
+		return NULL;
+	}
+	dmap_memset(node, 0, size);
+	node->ptes = ptes;
+	node->phys = phys;
+	return node;
+}
+
+void dmap_pgtable_node_free(const struct dmap_pgtable_config *cfg, struct dmap_pgtable_node *node,
+			    size_t slots)
+{
+	if (node)
+		cfg->env->ops->free(cfg->env->cookie, node,
+				    sizeof(*node) + slots * sizeof(struct dmap_pgtable_node *));
+}
+
+struct dmap_pgtable_node *dmap_pgtable_node_slow(const struct dmap_pgtable_config *cfg,
+						 struct dmap_pgtable_node *parent, size_t idx,
+						 dmap_phys_t table_phys, size_t slots, int *err)
+{
+	struct dmap_pgtable_node *seen = dmap_load_acquire(&parent->child[idx]);
+	struct dmap_pgtable_node *node;
+	uint64_t *ptes;
+
+	if (seen && seen->phys == table_phys)
+		return seen;
+	if (err)
+		*err = -DMAP_ENOMEM;
+	ptes = dmap_pgtable_phys_to_virt(cfg, table_phys);
+	if (!ptes) {
+		if (err)
+			*err = -DMAP_EINVAL;
+		dmap_log(
+			cfg->env, DMAP_LOG_ERR,
+			"iommu pgtable %s: table at phys 0x%llx is not memory the environment knows",
+			dmap_pgtable_format_name(cfg->format), (unsigned long long)table_phys);
+		return NULL;
+	}
+	node = dmap_pgtable_node_alloc(cfg, ptes, table_phys, slots);
+	if (!node)
+		return NULL;
+	return dmap_pgtable_node_publish(cfg, parent, idx, node, slots);
+}
+
+struct dmap_pgtable_node *dmap_pgtable_node_publish(const struct dmap_pgtable_config *cfg,
+						    struct dmap_pgtable_node *parent, size_t idx,
+						    struct dmap_pgtable_node *node, size_t slots)
+{
+	struct dmap_pgtable_node *seen = dmap_load_acquire(&parent->child[idx]);
+
+	/*
+	 * A slot naming another table is stale: that table left this entry and
+	 * its remover frees its node (unlinking only if the slot still names
+	 * it), so it is simply replaced. Every failed exchange means another
+	 * thread changed the slot: lock-free, not wait-free.
+	 */
+	do {
+		if (seen && seen->phys == node->phys) {
+			dmap_pgtable_node_free(cfg, node, slots);
+			return seen;
+		}
+	} while (!dmap_cmpxchg(&parent->child[idx], &seen, node));
+	return node;
 }

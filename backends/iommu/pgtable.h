@@ -39,6 +39,7 @@
 #include <dmap/dmap.h>
 #include <dmap/fault.h>
 #include <dmap/iommu_hw.h>
+#include <dmap/helpers.h>
 #include <dmap_env_inline.h>
 
 #ifdef __cplusplus
@@ -301,6 +302,77 @@ void dmap_pgtable_page_retire(const struct dmap_pgtable_config *cfg,
 			      size_t size);
 /* CPU pointer of the table page at @phys (through env phys_to_virt); NULL if unknown. */
 void *dmap_pgtable_phys_to_virt(const struct dmap_pgtable_config *cfg, dmap_phys_t phys);
+
+/**
+ * struct dmap_pgtable_node - the CPU side's shadow of one table page (see
+ * pgtable.c): where the map and unmap paths find a table without asking the
+ * environment to translate its physical address.
+ * @ptes: CPU pointer of the table page.
+ * @phys: its physical address (what the parent entry points to).
+ * @child: one slot per entry, only in nodes of tables whose entries may
+ *         point to tables: the node of the table below entry i, or NULL.
+ *         A slot is a hint, trusted only while its node's @phys equals the
+ *         address in the entry (the entry is the truth, as for the walker).
+ */
+struct dmap_pgtable_node {
+	uint64_t *ptes;
+	dmap_phys_t phys;
+	struct dmap_pgtable_node *child[];
+};
+
+/*
+ * A node for the table page @ptes/@phys with @slots child slots (0 for a
+ * leaf-level table), zeroed; NULL (logged) without memory. Map context:
+ * allocates with DMAP_ALLOC_ATOMIC.
+ */
+struct dmap_pgtable_node *dmap_pgtable_node_alloc(const struct dmap_pgtable_config *cfg,
+						  uint64_t *ptes, dmap_phys_t phys, size_t slots);
+void dmap_pgtable_node_free(const struct dmap_pgtable_config *cfg, struct dmap_pgtable_node *node,
+			    size_t slots);
+/*
+ * The node of the table that entry @idx of @parent points to, @pte being that
+ * entry as just read and @table_phys the table address in it. Fast path: the
+ * parent's slot, when it names @table_phys. Otherwise (another thread
+ * installed the table and has not published its node yet) the table is
+ * found through env phys_to_virt, as the walker finds it, and a node for it
+ * is published with compare-and-swap. NULL (logged) if the environment does
+ * not know the address (*@err = -EINVAL, if @err) or there is no memory for
+ * the node (-ENOMEM).
+ */
+struct dmap_pgtable_node *dmap_pgtable_node_slow(const struct dmap_pgtable_config *cfg,
+						 struct dmap_pgtable_node *parent, size_t idx,
+						 dmap_phys_t table_phys, size_t slots, int *err);
+/*
+ * Publish @node (whose table entry @idx of @parent now points to) in the
+ * parent's slot. Returns the node to use: @node, or an equivalent one that
+ * a slow-path reader published first (then @node is freed).
+ */
+struct dmap_pgtable_node *dmap_pgtable_node_publish(const struct dmap_pgtable_config *cfg,
+						    struct dmap_pgtable_node *parent, size_t idx,
+						    struct dmap_pgtable_node *node, size_t slots);
+static inline struct dmap_pgtable_node *dmap_pgtable_child(const struct dmap_pgtable_config *cfg,
+							   struct dmap_pgtable_node *parent,
+							   size_t idx, dmap_phys_t table_phys,
+							   size_t slots, int *err)
+{
+	struct dmap_pgtable_node *node = dmap_load_acquire(&parent->child[idx]);
+
+	if (dmap_likely(node && node->phys == table_phys))
+		return node;
+	return dmap_pgtable_node_slow(cfg, parent, idx, table_phys, slots, err);
+}
+
+/*
+ * Entry @idx of @parent no longer points to @node's table (the caller
+ * cleared or replaced the entry): drop the slot if it still names @node.
+ */
+static inline void dmap_pgtable_unlink_child(struct dmap_pgtable_node *parent, size_t idx,
+					     struct dmap_pgtable_node *node)
+{
+	struct dmap_pgtable_node *expected = node;
+
+	dmap_cmpxchg(&parent->child[idx], &expected, (struct dmap_pgtable_node *)NULL);
+}
 /* Make @n PTEs at @ptep visible to a non-coherent walker (cache_clean); no-op when coherent. */
 static inline void dmap_pgtable_sync_ptes(const struct dmap_pgtable_config *cfg, uint64_t *ptep,
 					  size_t n)

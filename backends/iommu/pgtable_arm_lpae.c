@@ -50,6 +50,13 @@
  * block's TLB entry is invalidated by the add_page of the hole. Like Linux,
  * this replaces a block by a table without break-before-make, which SMMUv3
  * tolerates for same-attribute translations.
+ *
+ * CPU pointers. map and unmap descend through the shadow nodes of
+ * pgtable.c (each table's CPU pointer, and its children's nodes), never
+ * through env phys_to_virt, except for the moment between another
+ * thread's install of a table and the publication of its node. The walk
+ * (the device side) and iova_to_phys read every level at its physical
+ * address through phys_to_virt, as the SMMU reads memory.
  */
 #include "pgtable.h"
 
@@ -67,6 +74,7 @@ struct arm_lpae {
 	size_t pgd_alloc; /* bytes allocated for it */
 	uint64_t *pgd;
 	dmap_phys_t pgd_phys;
+	struct dmap_pgtable_node *root; /* node of the pgd */
 	unsigned int block_levels; /* bit l: blocks allowed at level l */
 	uint64_t table_addr_mask; /* next-level table address in a table descriptor */
 };
@@ -144,6 +152,21 @@ static uint64_t *table_va(struct arm_lpae *d, uint64_t pte)
 	return dmap_pgtable_phys_to_virt(&d->pt.cfg, pte & d->table_addr_mask);
 }
 
+/* Child slots of the node of a table at level @lvl: only tables that may point to tables. */
+static inline size_t node_slots(const struct arm_lpae *d, unsigned int lvl)
+{
+	return lvl < 3 ? lvl_entries(d, lvl) : 0;
+}
+
+/* Node of the table that table entry @pte (entry @idx of @parent, level @lvl) points to. */
+static inline struct dmap_pgtable_node *child_node(struct arm_lpae *d,
+						   struct dmap_pgtable_node *parent, size_t idx,
+						   uint64_t pte, unsigned int lvl, int *err)
+{
+	return dmap_pgtable_child(&d->pt.cfg, parent, idx, pte & d->table_addr_mask,
+				  node_slots(d, lvl + 1), err);
+}
+
 /*
  * Make an installed table entry visible to a non-coherent walker and mark
  * it so (bit 55). Whoever finds the mark missing cleans: the installer may
@@ -177,45 +200,69 @@ static uint64_t install_table(struct arm_lpae *d, uint64_t *ptep, uint64_t curr,
 	return sync_table_pte(d, ptep, new);
 }
 
-/* Free (or retire to @gather) every table below entry @pte of level @lvl, then nothing else. */
-static void free_subtree(struct arm_lpae *d, uint64_t pte, unsigned int lvl,
-			 struct dmap_iommu_gather *gather)
+static void free_child(struct arm_lpae *d, struct dmap_pgtable_node *parent, size_t idx,
+		       uint64_t pte, unsigned int lvl, struct dmap_iommu_gather *gather);
+
+/*
+ * Free (or retire to @gather) the table @ptes/@phys of level @lvl and every
+ * table below it, and their nodes (@node may be NULL: none was published).
+ */
+static void free_table(struct arm_lpae *d, uint64_t *ptes, dmap_phys_t phys,
+		       struct dmap_pgtable_node *node, unsigned int lvl,
+		       struct dmap_iommu_gather *gather)
 {
-	uint64_t *table = table_va(d, pte);
-	dmap_phys_t phys = pte & d->table_addr_mask;
-	unsigned int child = lvl + 1;
-	size_t n = lvl_entries(d, child);
+	if (lvl < 3) {
+		for (size_t i = 0; i < lvl_entries(d, lvl); i++) {
+			uint64_t c = dmap_load_relaxed(&ptes[i]);
 
-	if (!table)
-		return;
-	if (child < 3) {
-		for (size_t i = 0; i < n; i++) {
-			uint64_t c = dmap_load_relaxed(&table[i]);
-
-			if (pte_is_table(c, child))
-				free_subtree(d, c, child, gather);
+			if (pte_is_table(c, lvl))
+				free_child(d, node, i, c, lvl, gather);
 		}
 	}
-	dmap_pgtable_page_retire(&d->pt.cfg, gather, table, phys, table_alloc_size(d, child));
+	dmap_pgtable_page_retire(&d->pt.cfg, gather, ptes, phys, table_alloc_size(d, lvl));
+	dmap_pgtable_node_free(&d->pt.cfg, node, node_slots(d, lvl));
 }
 
-/* Is anything mapped in [@start, @end] (inclusive) below @table of level @lvl? */
-static bool range_has_leaf(struct arm_lpae *d, uint64_t *table, unsigned int lvl, uint64_t start,
-			   uint64_t end)
+/*
+ * Entry @idx of @parent (level @lvl) held table descriptor @pte and no
+ * longer does: free everything below it. Needs no memory: without a node
+ * the table is found through phys_to_virt.
+ */
+static void free_child(struct arm_lpae *d, struct dmap_pgtable_node *parent, size_t idx,
+		       uint64_t pte, unsigned int lvl, struct dmap_iommu_gather *gather)
+{
+	dmap_phys_t phys = pte & d->table_addr_mask;
+	struct dmap_pgtable_node *child = parent ? dmap_load_acquire(&parent->child[idx]) : NULL;
+	uint64_t *ptes;
+
+	if (child && child->phys == phys) {
+		dmap_pgtable_unlink_child(parent, idx, child);
+		free_table(d, child->ptes, phys, child, lvl + 1, gather);
+		return;
+	}
+	ptes = table_va(d, pte);
+	if (ptes)
+		free_table(d, ptes, phys, NULL, lvl + 1, gather);
+}
+
+/* Is anything mapped in [@start, @end] (inclusive) below @node's table of level @lvl? */
+static bool range_has_leaf(struct arm_lpae *d, struct dmap_pgtable_node *node, unsigned int lvl,
+			   uint64_t start, uint64_t end)
 {
 	uint64_t bsize = block_size(d, lvl);
 
 	for (uint64_t addr = start;;) {
-		uint64_t pte = dmap_load_acquire(&table[lvl_idx(d, addr, lvl)]);
+		size_t idx = lvl_idx(d, addr, lvl);
+		uint64_t pte = dmap_load_acquire(&node->ptes[idx]);
 		uint64_t block_end = (addr | (bsize - 1));
 		uint64_t stop = block_end < end ? block_end : end;
 
 		if (pte & DMAP_ARM_PTE_VALID) {
-			uint64_t *child;
+			struct dmap_pgtable_node *child;
 
 			if (!pte_is_table(pte, lvl))
 				return true;
-			child = table_va(d, pte);
+			child = child_node(d, node, idx, pte, lvl, NULL);
 			if (!child || range_has_leaf(d, child, lvl + 1, addr, stop))
 				return true;
 		}
@@ -233,39 +280,53 @@ static long map_chunk(struct arm_lpae *d, uint64_t iova, dmap_phys_t paddr, unsi
 		      size_t count, uint64_t attrs)
 {
 	const struct dmap_pgtable_config *cfg = &d->pt.cfg;
-	uint64_t *table = d->pgd;
+	struct dmap_pgtable_node *node = d->root;
 	unsigned int lvl = d->start_level;
 	uint64_t bsize = block_size(d, target);
+	uint64_t *table;
 	size_t idx, n;
 
 	for (; lvl < target; lvl++) {
-		uint64_t *ptep = &table[lvl_idx(d, iova, lvl)];
+		size_t slot = lvl_idx(d, iova, lvl);
+		uint64_t *ptep = &node->ptes[slot];
 		uint64_t pte = dmap_load_acquire(ptep);
+		struct dmap_pgtable_node *child = NULL;
+		int err = -DMAP_ENOMEM;
 
 		if (!pte) {
 			dmap_phys_t phys;
 			size_t size = table_alloc_size(d, lvl + 1);
-			void *fresh = dmap_pgtable_page_alloc(cfg, size, &phys);
+			uint64_t *fresh = dmap_pgtable_page_alloc(cfg, size, &phys);
 
 			if (!fresh)
 				return -DMAP_ENOMEM;
+			child = dmap_pgtable_node_alloc(cfg, fresh, phys, node_slots(d, lvl + 1));
+			if (!child) {
+				dmap_pgtable_page_free(cfg, fresh, phys, size);
+				return -DMAP_ENOMEM;
+			}
 			pte = install_table(d, ptep, 0, phys);
-			if ((pte & d->table_addr_mask) != phys || !pte_is_table(pte, lvl))
-				dmap_pgtable_page_free(cfg, fresh, phys, size); /* lost the race */
+			if ((pte & d->table_addr_mask) != phys || !pte_is_table(pte, lvl)) {
+				/* lost the race */
+				dmap_pgtable_node_free(cfg, child, node_slots(d, lvl + 1));
+				dmap_pgtable_page_free(cfg, fresh, phys, size);
+				child = NULL;
+			} else {
+				child = dmap_pgtable_node_publish(cfg, node, slot, child,
+								  node_slots(d, lvl + 1));
+			}
 		}
 		if (!pte_is_table(pte, lvl))
 			return -DMAP_EEXIST; /* a block (or a racing mapping) is in the way */
 		pte = sync_table_pte(d, ptep, pte);
-		table = table_va(d, pte);
-		if (!table) {
-			dmap_log(
-				cfg->env, DMAP_LOG_ERR,
-				"iommu pgtable arm-lpae-s1: level-%u table at phys 0x%llx is not memory the environment knows",
-				lvl + 1, (unsigned long long)(pte & d->table_addr_mask));
-			return -DMAP_EINVAL;
-		}
+		if (!child)
+			child = child_node(d, node, slot, pte, lvl, &err);
+		if (!child)
+			return err; /* logged: not memory the environment knows, or no node */
+		node = child;
 	}
 
+	table = node->ptes;
 	idx = lvl_idx(d, iova, target);
 	n = lvl_entries(d, target) - idx;
 	if (n > count)
@@ -280,7 +341,10 @@ static long map_chunk(struct arm_lpae *d, uint64_t iova, dmap_phys_t paddr, unsi
 			/*
 			 * Only an empty table may be replaced (checked by the caller's range scan).
 			 */
-			uint64_t *child = pte_is_table(cur, target) ? table_va(d, cur) : NULL;
+			struct dmap_pgtable_node *child =
+				pte_is_table(cur, target) ?
+					child_node(d, node, idx + i, cur, target, NULL) :
+					NULL;
 			uint64_t addr = iova + i * bsize;
 
 			if (!child ||
@@ -293,7 +357,7 @@ static long map_chunk(struct arm_lpae *d, uint64_t iova, dmap_phys_t paddr, unsi
 			if (cfg->flush)
 				cfg->flush->flush_walk(addr, bsize, (size_t)1 << d->pg_shift,
 						       cfg->cookie);
-			free_subtree(d, cur, target, NULL);
+			free_child(d, node, idx + i, cur, target, NULL);
 			continue;
 		}
 		dmap_store_release(ptep, leaf);
@@ -396,7 +460,7 @@ static int arm_map_pages(struct dmap_pgtable *pt, uint64_t iova, dmap_phys_t pad
 	 * where an entry is empty (so nothing below it can conflict) and checks
 	 * the target entry before writing it.
 	 */
-	if (pgcount > 1 && range_has_leaf(d, d->pgd, d->start_level, iova,
+	if (pgcount > 1 && range_has_leaf(d, d->root, d->start_level, iova,
 					  iova + (uint64_t)pgsize * pgcount - 1)) {
 		dmap_log(
 			cfg->env, DMAP_LOG_WARN,
@@ -428,7 +492,8 @@ static int arm_map_pages(struct dmap_pgtable *pt, uint64_t iova, dmap_phys_t pad
 }
 
 static size_t unmap_level(struct arm_lpae *d, uint64_t iova, size_t size, size_t pgcount,
-			  unsigned int lvl, uint64_t *table, struct dmap_iommu_gather *gather);
+			  unsigned int lvl, struct dmap_pgtable_node *node,
+			  struct dmap_iommu_gather *gather);
 
 /* Report one unmapped leaf range to the owner. */
 static void leaf_unmapped(struct arm_lpae *d, struct dmap_iommu_gather *gather, uint64_t iova,
@@ -443,11 +508,11 @@ static void leaf_unmapped(struct arm_lpae *d, struct dmap_iommu_gather *gather, 
 
 /*
  * Unmap [@iova, @iova + @size * @pgcount) out of the block @blk at level
- * @lvl (entry @ptep): replace it by a next-level table without the hole.
+ * @lvl (entry @idx of @parent): replace it by a next-level table without the hole.
  */
 static size_t split_block(struct arm_lpae *d, uint64_t iova, size_t size, size_t pgcount,
-			  unsigned int lvl, uint64_t *ptep, uint64_t blk,
-			  struct dmap_iommu_gather *gather)
+			  unsigned int lvl, struct dmap_pgtable_node *parent, size_t idx,
+			  uint64_t blk, struct dmap_iommu_gather *gather)
 {
 	const struct dmap_pgtable_config *cfg = &d->pt.cfg;
 	unsigned int split_lvl = lvl + 1;
@@ -458,6 +523,7 @@ static size_t split_block(struct arm_lpae *d, uint64_t iova, size_t size, size_t
 		blk & ~(DMAP_ARM_PTE_ADDR_MASK | DMAP_ARM_PTE_TYPE_MASK | DMAP_ARM_PTE_SW_SYNC);
 	uint64_t base = blk & DMAP_ARM_PTE_ADDR_MASK & ~(block_size(d, lvl) - 1);
 	size_t hole = entries, holes = 0;
+	struct dmap_pgtable_node *node;
 	dmap_phys_t phys;
 	uint64_t *table, pte;
 
@@ -468,6 +534,11 @@ static size_t split_block(struct arm_lpae *d, uint64_t iova, size_t size, size_t
 	table = dmap_pgtable_page_alloc(cfg, tsize, &phys);
 	if (!table)
 		return 0;
+	node = dmap_pgtable_node_alloc(cfg, table, phys, node_slots(d, split_lvl));
+	if (!node) {
+		dmap_pgtable_page_free(cfg, table, phys, tsize);
+		return 0;
+	}
 	for (size_t i = 0; i < entries; i++) {
 		if (i >= hole && i < hole + holes)
 			continue;
@@ -475,30 +546,36 @@ static size_t split_block(struct arm_lpae *d, uint64_t iova, size_t size, size_t
 						      attrs | leaf_type(split_lvl));
 	}
 	dmap_pgtable_sync_ptes(cfg, table, entries);
-	pte = install_table(d, ptep, blk, phys);
+	pte = install_table(d, &parent->ptes[idx], blk, phys);
 	if ((pte & d->table_addr_mask) != phys || !pte_is_table(pte, lvl)) {
 		/* Someone changed the block under us (an overlapping unmap): leave it to them. */
+		dmap_pgtable_node_free(cfg, node, node_slots(d, split_lvl));
 		dmap_pgtable_page_free(cfg, table, phys, tsize);
 		if (!pte_is_table(pte, lvl))
 			return 0;
-		table = table_va(d, pte);
-		if (!table)
+		node = child_node(d, parent, idx, pte, lvl, NULL);
+		if (!node)
 			return 0;
-	} else if (holes) {
-		for (size_t i = 0; i < holes; i++)
-			leaf_unmapped(d, gather, iova + i * size, size);
-		return holes * size;
+	} else {
+		node = dmap_pgtable_node_publish(cfg, parent, idx, node, node_slots(d, split_lvl));
+		if (holes) {
+			for (size_t i = 0; i < holes; i++)
+				leaf_unmapped(d, gather, iova + i * size, size);
+			return holes * size;
+		}
 	}
-	return unmap_level(d, iova, size, pgcount, split_lvl, table, gather);
+	return unmap_level(d, iova, size, pgcount, split_lvl, node, gather);
 }
 
 static size_t unmap_level(struct arm_lpae *d, uint64_t iova, size_t size, size_t pgcount,
-			  unsigned int lvl, uint64_t *table, struct dmap_iommu_gather *gather)
+			  unsigned int lvl, struct dmap_pgtable_node *node,
+			  struct dmap_iommu_gather *gather)
 {
 	const struct dmap_pgtable_config *cfg = &d->pt.cfg;
 	size_t idx = lvl_idx(d, iova, lvl);
-	uint64_t *ptep = &table[idx];
+	uint64_t *ptep = &node->ptes[idx];
 	uint64_t pte = dmap_load_acquire(ptep);
+	struct dmap_pgtable_node *child;
 
 	if (!(pte & DMAP_ARM_PTE_VALID))
 		return 0;
@@ -524,7 +601,7 @@ static size_t unmap_level(struct arm_lpae *d, uint64_t iova, size_t size, size_t
 				if (cfg->flush)
 					cfg->flush->flush_walk(addr, size, (size_t)1 << d->pg_shift,
 							       cfg->cookie);
-				free_subtree(d, old, lvl, gather);
+				free_child(d, node, idx + i, old, lvl, gather);
 			} else {
 				leaf_unmapped(d, gather, addr, size);
 			}
@@ -532,11 +609,11 @@ static size_t unmap_level(struct arm_lpae *d, uint64_t iova, size_t size, size_t
 		return i * size;
 	}
 	if (!pte_is_table(pte, lvl))
-		return split_block(d, iova, size, pgcount, lvl, ptep, pte, gather);
-	table = table_va(d, pte);
-	if (!table)
+		return split_block(d, iova, size, pgcount, lvl, node, idx, pte, gather);
+	child = child_node(d, node, idx, pte, lvl, NULL);
+	if (!child)
 		return 0;
-	return unmap_level(d, iova, size, pgcount, lvl + 1, table, gather);
+	return unmap_level(d, iova, size, pgcount, lvl + 1, child, gather);
 }
 
 static size_t arm_unmap_pages(struct dmap_pgtable *pt, uint64_t iova, size_t pgsize, size_t pgcount,
@@ -551,7 +628,8 @@ static size_t arm_unmap_pages(struct dmap_pgtable *pt, uint64_t iova, size_t pgs
 	if (check_range(d, "unmap", iova, pgsize, pgcount))
 		return 0;
 	while (pgcount) {
-		size_t done = unmap_level(d, iova, pgsize, pgcount, d->start_level, d->pgd, gather);
+		size_t done =
+			unmap_level(d, iova, pgsize, pgcount, d->start_level, d->root, gather);
 
 		if (!done)
 			break;
@@ -777,6 +855,12 @@ static struct dmap_pgtable *arm_alloc(struct dmap_pgtable_config *cfg)
 		env->ops->free(env->cookie, d, sizeof(*d));
 		return NULL;
 	}
+	d->root = dmap_pgtable_node_alloc(cfg, d->pgd, d->pgd_phys, node_slots(d, d->start_level));
+	if (!d->root) {
+		dmap_pgtable_page_free(cfg, d->pgd, d->pgd_phys, d->pgd_alloc);
+		env->ops->free(env->cookie, d, sizeof(*d));
+		return NULL;
+	}
 	tcr = (uint64_t)(64 - cfg->ias) << DMAP_ARM_TCR_T0SZ_SHIFT;
 	tcr |= (uint64_t)tg0 << DMAP_ARM_TCR_TG0_SHIFT;
 	if (cfg->coherent_walk)
@@ -809,9 +893,10 @@ static void arm_free(struct dmap_pgtable *pt)
 			uint64_t pte = dmap_load_relaxed(&d->pgd[i]);
 
 			if (pte_is_table(pte, d->start_level))
-				free_subtree(d, pte, d->start_level, NULL);
+				free_child(d, d->root, i, pte, d->start_level, NULL);
 		}
 	}
+	dmap_pgtable_node_free(&pt->cfg, d->root, node_slots(d, d->start_level));
 	dmap_pgtable_page_free(&pt->cfg, d->pgd, d->pgd_phys, d->pgd_alloc);
 	env->ops->free(env->cookie, d, sizeof(*d));
 }

@@ -21,7 +21,8 @@
  * write, an empty table may be replaced by a superpage, a partial unmap of a
  * superpage swaps in a next-level table without the hole. The walk reads
  * every table through env phys_to_virt at its physical address, as the unit
- * does with its root from the context entry's SLPTPTR.
+ * does with its root from the context entry's SLPTPTR; map and unmap find
+ * tables through the shadow nodes of pgtable.c instead.
  */
 #include "pgtable.h"
 
@@ -38,6 +39,7 @@ struct vtd_pt {
 	unsigned int levels; /* 3..5 */
 	uint64_t *root;
 	dmap_phys_t root_phys;
+	struct dmap_pgtable_node *root_node;
 	uint64_t addr_mask; /* bits 51:12 limited to oas */
 };
 
@@ -77,6 +79,21 @@ static uint64_t *table_va(struct vtd_pt *d, uint64_t pte)
 	return dmap_pgtable_phys_to_virt(&d->pt.cfg, pte & d->addr_mask);
 }
 
+/* Child slots of the node of a table at level @lvl: only tables above the leaf level. */
+static inline size_t node_slots(unsigned int lvl)
+{
+	return lvl > 1 ? VTD_ENTRIES : 0;
+}
+
+/* Node of the table that entry @idx (@pte, level @lvl) of @parent points to. */
+static inline struct dmap_pgtable_node *child_node(struct vtd_pt *d,
+						   struct dmap_pgtable_node *parent, size_t idx,
+						   uint64_t pte, unsigned int lvl, int *err)
+{
+	return dmap_pgtable_child(&d->pt.cfg, parent, idx, pte & d->addr_mask, node_slots(lvl - 1),
+				  err);
+}
+
 static uint64_t sync_table_pte(struct vtd_pt *d, uint64_t *ptep, uint64_t pte)
 {
 	uint64_t expected = pte;
@@ -101,40 +118,60 @@ static uint64_t install_table(struct vtd_pt *d, uint64_t *ptep, uint64_t curr,
 	return sync_table_pte(d, ptep, new);
 }
 
-static void free_subtree(struct vtd_pt *d, uint64_t pte, unsigned int lvl,
-			 struct dmap_iommu_gather *gather)
+static void free_child(struct vtd_pt *d, struct dmap_pgtable_node *parent, size_t idx, uint64_t pte,
+		       unsigned int lvl, struct dmap_iommu_gather *gather);
+
+/* Free (or retire) table @ptes/@phys of level @lvl, every table below it and their nodes. */
+static void free_table(struct vtd_pt *d, uint64_t *ptes, dmap_phys_t phys,
+		       struct dmap_pgtable_node *node, unsigned int lvl,
+		       struct dmap_iommu_gather *gather)
 {
-	uint64_t *table = table_va(d, pte);
-	dmap_phys_t phys = pte & d->addr_mask;
-
-	if (!table)
-		return;
-	if (lvl - 1 > 1) {
+	if (lvl > 1) {
 		for (size_t i = 0; i < VTD_ENTRIES; i++) {
-			uint64_t c = dmap_load_relaxed(&table[i]);
+			uint64_t c = dmap_load_relaxed(&ptes[i]);
 
-			if (pte_is_table(c, lvl - 1))
-				free_subtree(d, c, lvl - 1, gather);
+			if (pte_is_table(c, lvl))
+				free_child(d, node, i, c, lvl, gather);
 		}
 	}
-	dmap_pgtable_page_retire(&d->pt.cfg, gather, table, phys, VTD_TABLE_SIZE);
+	dmap_pgtable_page_retire(&d->pt.cfg, gather, ptes, phys, VTD_TABLE_SIZE);
+	dmap_pgtable_node_free(&d->pt.cfg, node, node_slots(lvl));
 }
 
-static bool range_has_leaf(struct vtd_pt *d, uint64_t *table, unsigned int lvl, uint64_t start,
-			   uint64_t end)
+/* Entry @idx of @parent (level @lvl) no longer holds table @pte: free what was below. */
+static void free_child(struct vtd_pt *d, struct dmap_pgtable_node *parent, size_t idx, uint64_t pte,
+		       unsigned int lvl, struct dmap_iommu_gather *gather)
+{
+	dmap_phys_t phys = pte & d->addr_mask;
+	struct dmap_pgtable_node *child = parent ? dmap_load_acquire(&parent->child[idx]) : NULL;
+	uint64_t *ptes;
+
+	if (child && child->phys == phys) {
+		dmap_pgtable_unlink_child(parent, idx, child);
+		free_table(d, child->ptes, phys, child, lvl - 1, gather);
+		return;
+	}
+	ptes = table_va(d, pte);
+	if (ptes)
+		free_table(d, ptes, phys, NULL, lvl - 1, gather);
+}
+
+static bool range_has_leaf(struct vtd_pt *d, struct dmap_pgtable_node *node, unsigned int lvl,
+			   uint64_t start, uint64_t end)
 {
 	uint64_t bsize = lvl_size(lvl);
 
 	for (uint64_t addr = start;;) {
-		uint64_t pte = dmap_load_acquire(&table[lvl_idx(addr, lvl)]);
+		size_t idx = lvl_idx(addr, lvl);
+		uint64_t pte = dmap_load_acquire(&node->ptes[idx]);
 		uint64_t stop = (addr | (bsize - 1)) < end ? (addr | (bsize - 1)) : end;
 
 		if (pte_present(pte)) {
-			uint64_t *child;
+			struct dmap_pgtable_node *child;
 
 			if (!pte_is_table(pte, lvl))
 				return true;
-			child = table_va(d, pte);
+			child = child_node(d, node, idx, pte, lvl, NULL);
 			if (!child || range_has_leaf(d, child, lvl - 1, addr, stop))
 				return true;
 		}
@@ -148,37 +185,50 @@ static long map_chunk(struct vtd_pt *d, uint64_t iova, dmap_phys_t paddr, unsign
 		      size_t count, uint64_t attrs)
 {
 	const struct dmap_pgtable_config *cfg = &d->pt.cfg;
-	uint64_t *table = d->root;
+	struct dmap_pgtable_node *node = d->root_node;
 	uint64_t bsize = lvl_size(target);
+	uint64_t *table;
 	size_t idx, n;
 
 	for (unsigned int lvl = d->levels; lvl > target; lvl--) {
-		uint64_t *ptep = &table[lvl_idx(iova, lvl)];
+		size_t slot = lvl_idx(iova, lvl);
+		uint64_t *ptep = &node->ptes[slot];
 		uint64_t pte = dmap_load_acquire(ptep);
+		struct dmap_pgtable_node *child = NULL;
+		int err = -DMAP_ENOMEM;
 
 		if (!pte_present(pte)) {
 			dmap_phys_t phys;
-			void *fresh = dmap_pgtable_page_alloc(cfg, VTD_TABLE_SIZE, &phys);
+			uint64_t *fresh = dmap_pgtable_page_alloc(cfg, VTD_TABLE_SIZE, &phys);
 
 			if (!fresh)
 				return -DMAP_ENOMEM;
-			pte = install_table(d, ptep, pte, phys);
-			if ((pte & d->addr_mask) != phys || !pte_is_table(pte, lvl))
+			child = dmap_pgtable_node_alloc(cfg, fresh, phys, node_slots(lvl - 1));
+			if (!child) {
 				dmap_pgtable_page_free(cfg, fresh, phys, VTD_TABLE_SIZE);
+				return -DMAP_ENOMEM;
+			}
+			pte = install_table(d, ptep, pte, phys);
+			if ((pte & d->addr_mask) != phys || !pte_is_table(pte, lvl)) {
+				dmap_pgtable_node_free(cfg, child, node_slots(lvl - 1));
+				dmap_pgtable_page_free(cfg, fresh, phys, VTD_TABLE_SIZE);
+				child = NULL;
+			} else {
+				child = dmap_pgtable_node_publish(cfg, node, slot, child,
+								  node_slots(lvl - 1));
+			}
 		}
 		if (!pte_is_table(pte, lvl))
 			return -DMAP_EEXIST;
 		pte = sync_table_pte(d, ptep, pte);
-		table = table_va(d, pte);
-		if (!table) {
-			dmap_log(
-				cfg->env, DMAP_LOG_ERR,
-				"iommu pgtable vtd-sl: level-%u table at phys 0x%llx is not memory the environment knows",
-				lvl - 1, (unsigned long long)(pte & d->addr_mask));
-			return -DMAP_EINVAL;
-		}
+		if (!child)
+			child = child_node(d, node, slot, pte, lvl, &err);
+		if (!child)
+			return err; /* logged: not memory the environment knows, or no node */
+		node = child;
 	}
 
+	table = node->ptes;
 	idx = lvl_idx(iova, target);
 	n = VTD_ENTRIES - idx;
 	if (n > count)
@@ -189,7 +239,10 @@ static long map_chunk(struct vtd_pt *d, uint64_t iova, dmap_phys_t paddr, unsign
 		uint64_t leaf = ((paddr + i * bsize) & d->addr_mask) | attrs;
 
 		if (cur) {
-			uint64_t *child = pte_is_table(cur, target) ? table_va(d, cur) : NULL;
+			struct dmap_pgtable_node *child =
+				pte_is_table(cur, target) ?
+					child_node(d, node, idx + i, cur, target, NULL) :
+					NULL;
 			uint64_t addr = iova + i * bsize;
 
 			if (!child ||
@@ -202,7 +255,7 @@ static long map_chunk(struct vtd_pt *d, uint64_t iova, dmap_phys_t paddr, unsign
 			if (cfg->flush)
 				cfg->flush->flush_walk(addr, bsize, (size_t)1 << VTD_PAGE_SHIFT,
 						       cfg->cookie);
-			free_subtree(d, cur, target, NULL);
+			free_child(d, node, idx + i, cur, target, NULL);
 			continue;
 		}
 		dmap_store_release(ptep, leaf);
@@ -302,7 +355,7 @@ static int vtd_map_pages(struct dmap_pgtable *pt, uint64_t iova, dmap_phys_t pad
 	 * where an entry is empty (so nothing below it can conflict) and checks
 	 * the target entry before writing it.
 	 */
-	if (pgcount > 1 && range_has_leaf(d, d->root, d->levels, iova, iova + size - 1)) {
+	if (pgcount > 1 && range_has_leaf(d, d->root_node, d->levels, iova, iova + size - 1)) {
 		dmap_log(
 			cfg->env, DMAP_LOG_WARN,
 			"iommu pgtable vtd-sl: map: iova 0x%llx + 0x%llx overlaps an existing mapping",
@@ -341,7 +394,8 @@ static int vtd_map_pages(struct dmap_pgtable *pt, uint64_t iova, dmap_phys_t pad
 }
 
 static size_t unmap_level(struct vtd_pt *d, uint64_t iova, size_t size, size_t pgcount,
-			  unsigned int lvl, uint64_t *table, struct dmap_iommu_gather *gather);
+			  unsigned int lvl, struct dmap_pgtable_node *node,
+			  struct dmap_iommu_gather *gather);
 
 static void leaf_unmapped(struct vtd_pt *d, struct dmap_iommu_gather *gather, uint64_t iova,
 			  size_t size)
@@ -354,8 +408,8 @@ static void leaf_unmapped(struct vtd_pt *d, struct dmap_iommu_gather *gather, ui
 }
 
 static size_t split_superpage(struct vtd_pt *d, uint64_t iova, size_t size, size_t pgcount,
-			      unsigned int lvl, uint64_t *ptep, uint64_t blk,
-			      struct dmap_iommu_gather *gather)
+			      unsigned int lvl, struct dmap_pgtable_node *parent, size_t idx,
+			      uint64_t blk, struct dmap_iommu_gather *gather)
 {
 	const struct dmap_pgtable_config *cfg = &d->pt.cfg;
 	unsigned int split_lvl = lvl - 1;
@@ -363,6 +417,7 @@ static size_t split_superpage(struct vtd_pt *d, uint64_t iova, size_t size, size
 	uint64_t attrs = blk & (DMAP_VTD_PTE_READ | DMAP_VTD_PTE_WRITE | DMAP_VTD_PTE_SNP);
 	uint64_t base = blk & d->addr_mask & ~(lvl_size(lvl) - 1);
 	size_t hole = VTD_ENTRIES, holes = 0;
+	struct dmap_pgtable_node *node;
 	dmap_phys_t phys;
 	uint64_t *table, pte;
 
@@ -375,35 +430,46 @@ static size_t split_superpage(struct vtd_pt *d, uint64_t iova, size_t size, size
 	table = dmap_pgtable_page_alloc(cfg, VTD_TABLE_SIZE, &phys);
 	if (!table)
 		return 0;
+	node = dmap_pgtable_node_alloc(cfg, table, phys, node_slots(split_lvl));
+	if (!node) {
+		dmap_pgtable_page_free(cfg, table, phys, VTD_TABLE_SIZE);
+		return 0;
+	}
 	for (size_t i = 0; i < VTD_ENTRIES; i++) {
 		if (i >= hole && i < hole + holes)
 			continue;
 		dmap_store_relaxed(&table[i], ((base + i * split_sz) & d->addr_mask) | attrs);
 	}
 	dmap_pgtable_sync_ptes(cfg, table, VTD_ENTRIES);
-	pte = install_table(d, ptep, blk, phys);
+	pte = install_table(d, &parent->ptes[idx], blk, phys);
 	if ((pte & d->addr_mask) != phys || !pte_is_table(pte, lvl)) {
+		dmap_pgtable_node_free(cfg, node, node_slots(split_lvl));
 		dmap_pgtable_page_free(cfg, table, phys, VTD_TABLE_SIZE);
 		if (!pte_is_table(pte, lvl))
 			return 0;
-		table = table_va(d, pte);
-		if (!table)
+		node = child_node(d, parent, idx, pte, lvl, NULL);
+		if (!node)
 			return 0;
-	} else if (holes) {
-		for (size_t i = 0; i < holes; i++)
-			leaf_unmapped(d, gather, iova + i * size, size);
-		return holes * size;
+	} else {
+		node = dmap_pgtable_node_publish(cfg, parent, idx, node, node_slots(split_lvl));
+		if (holes) {
+			for (size_t i = 0; i < holes; i++)
+				leaf_unmapped(d, gather, iova + i * size, size);
+			return holes * size;
+		}
 	}
-	return unmap_level(d, iova, size, pgcount, split_lvl, table, gather);
+	return unmap_level(d, iova, size, pgcount, split_lvl, node, gather);
 }
 
 static size_t unmap_level(struct vtd_pt *d, uint64_t iova, size_t size, size_t pgcount,
-			  unsigned int lvl, uint64_t *table, struct dmap_iommu_gather *gather)
+			  unsigned int lvl, struct dmap_pgtable_node *node,
+			  struct dmap_iommu_gather *gather)
 {
 	const struct dmap_pgtable_config *cfg = &d->pt.cfg;
 	size_t idx = lvl_idx(iova, lvl);
-	uint64_t *ptep = &table[idx];
+	uint64_t *ptep = &node->ptes[idx];
 	uint64_t pte = dmap_load_acquire(ptep);
+	struct dmap_pgtable_node *child;
 
 	if (!pte_present(pte))
 		return 0;
@@ -427,7 +493,7 @@ static size_t unmap_level(struct vtd_pt *d, uint64_t iova, size_t size, size_t p
 					cfg->flush->flush_walk(addr, size,
 							       (size_t)1 << VTD_PAGE_SHIFT,
 							       cfg->cookie);
-				free_subtree(d, old, lvl, gather);
+				free_child(d, node, idx + i, old, lvl, gather);
 			} else {
 				leaf_unmapped(d, gather, addr, size);
 			}
@@ -435,12 +501,13 @@ static size_t unmap_level(struct vtd_pt *d, uint64_t iova, size_t size, size_t p
 		return i * size;
 	}
 	if (!pte_is_table(pte, lvl))
-		return lvl > 1 ? split_superpage(d, iova, size, pgcount, lvl, ptep, pte, gather) :
+		return lvl > 1 ? split_superpage(d, iova, size, pgcount, lvl, node, idx, pte,
+						 gather) :
 				 0;
-	table = table_va(d, pte);
-	if (!table)
+	child = child_node(d, node, idx, pte, lvl, NULL);
+	if (!child)
 		return 0;
-	return unmap_level(d, iova, size, pgcount, lvl - 1, table, gather);
+	return unmap_level(d, iova, size, pgcount, lvl - 1, child, gather);
 }
 
 static size_t vtd_unmap_pages(struct dmap_pgtable *pt, uint64_t iova, size_t pgsize, size_t pgcount,
@@ -455,7 +522,8 @@ static size_t vtd_unmap_pages(struct dmap_pgtable *pt, uint64_t iova, size_t pgs
 	if (check_range(d, "unmap", iova, pgsize, pgcount))
 		return 0;
 	while (pgcount) {
-		size_t done = unmap_level(d, iova, pgsize, pgcount, d->levels, d->root, gather);
+		size_t done =
+			unmap_level(d, iova, pgsize, pgcount, d->levels, d->root_node, gather);
 
 		if (!done)
 			break;
@@ -642,6 +710,12 @@ static struct dmap_pgtable *vtd_alloc(struct dmap_pgtable_config *cfg)
 		env->ops->free(env->cookie, d, sizeof(*d));
 		return NULL;
 	}
+	d->root_node = dmap_pgtable_node_alloc(cfg, d->root, d->root_phys, node_slots(levels));
+	if (!d->root_node) {
+		dmap_pgtable_page_free(cfg, d->root, d->root_phys, VTD_TABLE_SIZE);
+		env->ops->free(env->cookie, d, sizeof(*d));
+		return NULL;
+	}
 	cfg->out.vtd.root = d->root_phys;
 	cfg->out.vtd.levels = levels;
 	cfg->out.vtd.agaw = levels - 2;
@@ -659,8 +733,9 @@ static void vtd_free(struct dmap_pgtable *pt)
 		uint64_t pte = dmap_load_relaxed(&d->root[i]);
 
 		if (pte_is_table(pte, d->levels))
-			free_subtree(d, pte, d->levels, NULL);
+			free_child(d, d->root_node, i, pte, d->levels, NULL);
 	}
+	dmap_pgtable_node_free(&pt->cfg, d->root_node, node_slots(d->levels));
 	dmap_pgtable_page_free(&pt->cfg, d->root, d->root_phys, VTD_TABLE_SIZE);
 	env->ops->free(env->cookie, d, sizeof(*d));
 }

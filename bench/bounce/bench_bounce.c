@@ -92,9 +92,9 @@ static void env_init(void)
 
 /* ---- 1. allocation + free pairs ---------------------------------------- */
 
-enum allocator { A_DMAP, A_SWIOTLB, A_JEMALLOC, A_GLIBC, A_COUNT };
-static const char *const allocator_names[A_COUNT] = { "dmap pool", "swiotlb model", "jemalloc",
-						      "glibc malloc" };
+enum allocator { A_DMAP, A_DMAP_OWNED, A_SWIOTLB, A_JEMALLOC, A_GLIBC, A_COUNT };
+static const char *const allocator_names[A_COUNT] = { "dmap pool", "dmap pool (thread caches)",
+						      "swiotlb model", "jemalloc", "glibc malloc" };
 
 struct pair_job {
 	enum allocator which;
@@ -120,6 +120,7 @@ static void *pair_thread(void *arg)
 	t0 = now_ns();
 	switch (job->which) {
 	case A_DMAP:
+	case A_DMAP_OWNED:
 		for (i = 0; i < job->iterations; i++) {
 			long index = dmap_bounce_pool_alloc(job->pool, units, align,
 							    DMAP_BOUNCE_NO_BOUNDARY);
@@ -197,7 +198,7 @@ static double run_pairs(enum allocator which, size_t size, unsigned int threads,
 	return (double)worst / (double)iterations;
 }
 
-static struct dmap_bounce_pool *make_pool(size_t bytes, unsigned int nr_caches)
+static struct dmap_bounce_pool *make_pool(size_t bytes, unsigned int nr_caches, bool owned)
 {
 	struct dmap_bounce_pool_params params = {
 		.phys = 0x40000000ull,
@@ -206,6 +207,7 @@ static struct dmap_bounce_pool *make_pool(size_t bytes, unsigned int nr_caches)
 		.slot_shift = 11,
 		.top_order = 9,
 		.nr_caches = nr_caches,
+		.thread_caches = owned,
 	};
 	struct dmap_bounce_pool *pool;
 
@@ -219,44 +221,50 @@ static struct dmap_bounce_pool *make_pool(size_t bytes, unsigned int nr_caches)
 static void bench_alloc(void)
 {
 	static const size_t sizes[] = { 2048, 4096, 65536, 262144 };
-	long iterations = 200000 / scale;
+	long iterations = 50000 / scale; /* short runs: less exposure to preemption */
 
 	printf("\n## 1. Allocation + free pairs (ns per pair per thread, median of %d)\n\n", reps);
 	printf("Pool size 64 MiB for dmap and the swiotlb model (2 areas); %ld pairs per thread.\n\n",
 	       iterations);
 	printf("Each cell: median (best) of the repetitions; ratios use the medians.\n\n");
-	printf("| size | threads | dmap pool | swiotlb model | jemalloc | glibc malloc | dmap/swiotlb | dmap/jemalloc |\n");
-	printf("|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+	printf("dmap pool: the default (per-CPU caches locked per call); thread caches: the hosted\n");
+	printf("opt-in where each thread owns its cache (no atomic instruction on the fast path).\n");
+	printf("Ratios: default dmap / baseline, and thread-cache dmap / jemalloc.\n\n");
+	printf("| size | threads | dmap pool | dmap (thread caches) | swiotlb model | jemalloc | glibc malloc | dmap/swiotlb | dmap/jemalloc | thread-cache dmap/jemalloc |\n");
+	printf("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n");
 	for (unsigned int s = 0; s < 4; s++) {
 		for (unsigned int threads = 1; threads <= 2; threads++) {
 			double med[A_COUNT], min[A_COUNT];
+			double v[A_COUNT][32];
 
-			for (int a = 0; a < A_COUNT; a++) {
-				double v[32];
-
-				for (int r = 0; r < reps; r++) {
+			/* Repetitions outermost: a burst of noise hits every allocator alike. */
+			for (int r = 0; r < reps; r++) {
+				for (int a = 0; a < A_COUNT; a++) {
 					struct dmap_bounce_pool *pool = NULL;
 					struct swiotlb_model model = { 0 };
 
-					if (a == A_DMAP)
-						pool = make_pool(64 << 20, 16);
+					if (a == A_DMAP || a == A_DMAP_OWNED)
+						pool = make_pool(64 << 20, 16, a == A_DMAP_OWNED);
 					if (a == A_SWIOTLB)
 						swiotlb_model_init(&model, 64 << 20, 2);
-					v[r] = run_pairs(a, sizes[s], threads, iterations, pool,
-							 &model);
+					v[a][r] = run_pairs(a, sizes[s], threads, iterations, pool,
+							    &model);
 					if (pool)
 						dmap_bounce_pool_destroy(pool);
 					if (a == A_SWIOTLB)
 						swiotlb_model_destroy(&model);
 				}
-				med[a] = median(v, reps);
-				min[a] = best(v);
 			}
-			printf("| %zu KiB | %u | %.1f (%.1f) | %.1f (%.1f) | %.1f (%.1f) | %.1f (%.1f) | %.2f | %.2f |\n",
-			       sizes[s] >> 10, threads, med[A_DMAP], min[A_DMAP], med[A_SWIOTLB],
-			       min[A_SWIOTLB], med[A_JEMALLOC], min[A_JEMALLOC], med[A_GLIBC],
-			       min[A_GLIBC], med[A_DMAP] / med[A_SWIOTLB],
-			       med[A_DMAP] / med[A_JEMALLOC]);
+			for (int a = 0; a < A_COUNT; a++) {
+				med[a] = median(v[a], reps);
+				min[a] = best(v[a]);
+			}
+			printf("| %zu KiB | %u | %.1f (%.1f) | %.1f (%.1f) | %.1f (%.1f) | %.1f (%.1f) | %.1f (%.1f) | %.2f | %.2f | %.2f |\n",
+			       sizes[s] >> 10, threads, med[A_DMAP], min[A_DMAP], med[A_DMAP_OWNED],
+			       min[A_DMAP_OWNED], med[A_SWIOTLB], min[A_SWIOTLB], med[A_JEMALLOC],
+			       min[A_JEMALLOC], med[A_GLIBC], min[A_GLIBC],
+			       med[A_DMAP] / med[A_SWIOTLB], med[A_DMAP] / med[A_JEMALLOC],
+			       med[A_DMAP_OWNED] / med[A_JEMALLOC]);
 			fflush(stdout);
 		}
 	}
@@ -350,12 +358,11 @@ static void bench_map(void)
 	for (unsigned int s = 0; s < 2; s++) {
 		for (unsigned int d = 0; d < 2; d++) {
 			for (unsigned int threads = 1; threads <= 2; threads++) {
-				double res[2], low[2];
+				double res[2], low[2], v[2][32];
 
-				for (int floor = 0; floor < 2; floor++) {
-					double v[32];
-
-					for (int r = 0; r < reps; r++) {
+				/* Repetitions outermost, so noise hits the floor and the map alike. */
+				for (int r = 0; r < reps; r++) {
+					for (int floor = 0; floor < 2; floor++) {
 						pthread_t tid[2];
 						struct map_job jobs[2];
 						pthread_barrier_t barrier;
@@ -386,10 +393,12 @@ static void bench_map(void)
 								worst = jobs[t].ns;
 						}
 						pthread_barrier_destroy(&barrier);
-						v[r] = (double)worst / (double)iters;
+						v[floor][r] = (double)worst / (double)iters;
 					}
-					res[floor] = median(v, reps);
-					low[floor] = best(v);
+				}
+				for (int floor = 0; floor < 2; floor++) {
+					res[floor] = median(v[floor], reps);
+					low[floor] = best(v[floor]);
 				}
 				printf("| %zu KiB | %s | %u | %.0f (%.0f) | %.0f (%.0f) | %.2f |\n",
 				       sizes[s] >> 10, dmap_dir_name(dirs[d]), threads, res[0],
@@ -540,7 +549,7 @@ static struct replay_result replay(const struct trace *t, size_t pool_bytes, boo
 		swiotlb_model_init(&model, pool_bytes, 2);
 	else
 		pool = make_pool(pool_bytes,
-				 getenv("FRAG_CACHES") ? atoi(getenv("FRAG_CACHES")) : 16);
+				 getenv("FRAG_CACHES") ? atoi(getenv("FRAG_CACHES")) : 16, false);
 	for (size_t e = 0; e < t->nevents; e++) {
 		const struct trace_event *ev = &t->events[e];
 		long h;

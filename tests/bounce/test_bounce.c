@@ -745,7 +745,8 @@ Test(bounce_growth, debug_layer_on_a_bounce_domain)
 
 Test(bounce_growth, configurable_max_mapping_size)
 {
-	struct dmap_bounce_config cfg = { .name = "big", .pool_size = 8 << 20,
+	struct dmap_bounce_config cfg = { .name = "big",
+					  .pool_size = 8 << 20,
 					  .max_mapping_size = 3 << 20 };
 	struct dmap_dev *dev;
 	dmap_addr_t bus;

@@ -515,3 +515,34 @@ Test(dispatch, concurrent_mappers_counted_exactly)
 	cr_assert_eq(s.bytes_mapped, (uint64_t)THREADS * COUNT * 512);
 	cr_assert_eq(s.map_errors + s.invalid_args, 0);
 }
+
+/* The seams into the debug layer: mapping_error marks the check, detach reports leaks. */
+#include <dmap/debug.h>
+
+Test(dispatch, debug_layer_seams)
+{
+	struct dmap_domain *dbg;
+	struct dmap_dev *d = dmap_test_dev(&t, "dbg0", 0);
+	struct dmap_debug_counts c;
+	dmap_addr_t a, b;
+
+	cr_assert_eq(dmap_identity_domain_create(t.ctx, NULL, &dbg), 0);
+	cr_assert_eq(dmap_domain_set_debug(dbg, true), 0);
+	cr_assert_eq(dmap_dev_attach(d, dbg), 0);
+	a = dmap_map_phys(d, RAM_BASE, 256, DMAP_TO_DEVICE, 0);
+	cr_assert_eq(dmap_mapping_error(d, a), 0);
+	cr_assert_eq(dmap_unmap_phys(d, a, 256, DMAP_TO_DEVICE, 0), 0);
+	b = dmap_map_phys(d, RAM_BASE + 4096, 256, DMAP_TO_DEVICE, 0);
+	(void)b; /* never checked, never unmapped: leaked at detach */
+	cr_assert_eq(dmap_debug_get_counts(dbg, &c), 0);
+	cr_assert_eq(c.reports[DMAP_DEBUG_ERROR_NOT_CHECKED], 0);
+	cr_assert_eq(c.live_mappings, 1);
+	dmap_test_log_clear(&t);
+	cr_assert_eq(dmap_dev_detach(d), 0);
+	cr_assert_eq(dmap_debug_get_counts(dbg, &c), 0);
+	cr_assert_eq(c.reports[DMAP_DEBUG_LEAK], 1);
+	cr_assert_eq(c.live_mappings, 0);
+	cr_assert(dmap_test_log_has(&t, "dbg0", NULL));
+	dmap_dev_destroy(d);
+	dmap_domain_destroy(dbg);
+}

@@ -3,8 +3,8 @@
  * tests/support/test_env.c - a hosted environment, a context and some RAM for
  * a Criterion test, with every log message captured.
  *
- * The log callback may run on any thread (a stress test's workers, liburcu's
- * callback thread), so the ring of captured lines sits behind a mutex. The
+ * The log callback may run on any thread (a stress test's workers, the hosted
+ * environment's RCU worker), so the ring of captured lines sits behind a mutex. The
  * mutex is one global here rather than a field of struct dmap_test_env, whose
  * layout other helpers already compile against; logging is never hot enough
  * in a test for one lock shared by all environments to matter.

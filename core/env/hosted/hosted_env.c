@@ -524,7 +524,8 @@ int dmap_hosted_create(const struct dmap_hosted_config *config, struct dmap_host
  * @hosted: environment no dmap object uses any more; NULL is a no-op.
  *
  * Pool pages still allocated are reported (WARN) and unmapped anyway.
- * Context: sleeps; not inside an RCU read section.
+ * Context: sleeps; not inside an RCU read section and not from an RCU
+ * callback (it joins the worker thread that runs them).
  */
 void dmap_hosted_destroy(struct dmap_hosted *hosted)
 {
