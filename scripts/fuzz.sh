@@ -8,7 +8,8 @@
 #   --merge     afterwards, merge what the run found into the checked-in seed corpus
 #               (tests/fuzz/corpus/<target>, minimised with -merge=1; review before committing)
 #   TARGET      api, format, range_map, hw_records (default: all that were built)
-# Environment: BUILD_DIR (default build/fuzz), CC (default clang), FUZZ_MAX_LEN (default 2048).
+# Environment: BUILD_DIR (default build/fuzz), CC (default clang), FUZZ_MAX_LEN (default 2048),
+# FUZZ_ARGS (extra libFuzzer flags, e.g. "-len_control=0" to try long inputs at once).
 #
 # Each target fuzzes a working corpus in $BUILD_DIR/corpus/<target>, seeded from the
 # checked-in one. New crashes, timeouts and leaks are written to tests/fuzz/crashes/
@@ -76,6 +77,7 @@ for t in "${targets[@]}"; do
   if [ "$jobs" -gt 1 ]; then parallel=(-fork="$jobs"); fi
   (cd "$build" && "$build/tests/fuzz/fuzz_$t" "$work" "$seeds" -max_total_time="$seconds" \
     -timeout=20 -rss_limit_mb=4096 -max_len="$max_len" -print_final_stats=1 "${parallel[@]}" \
+    ${FUZZ_ARGS:-} \
     -artifact_prefix="$crashes/$t-") > "$build/fuzz_$t.log" 2>&1
   rc=${PIPESTATUS[0]}
   set -e

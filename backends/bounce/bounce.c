@@ -88,6 +88,7 @@ struct dmap_bounce {
 
 	unsigned int slot_shift;
 	unsigned int top_order;
+	unsigned int segment_order; /* runs stay in one segment; NO_BOUNDARY: none */
 	size_t max_mapping;
 	size_t pool_size;
 	uint64_t phys_limit;
@@ -492,6 +493,9 @@ static dmap_addr_t dmap_bounce_map_phys(struct dmap_domain *dom, struct dmap_dev
 				b, dev, phys, size, attrs, &b->failed_constraint,
 				"min_align_mask and seg_boundary_mask cannot both be met");
 	}
+	/* The provider's memory may be bus-contiguous only segment by segment (Xen). */
+	if (b->segment_order < boundary_order)
+		boundary_order = b->segment_order;
 
 	seen_generation = dmap_load_relaxed(&b->grow_generation);
 	index = bounce_alloc_run(b, (uint32_t)units64, align_order, boundary_order, &node);
@@ -707,7 +711,7 @@ static void *dmap_bounce_alloc_coherent(struct dmap_domain *dom, struct dmap_dev
 			    "coherent allocation larger than the maximum mapping size");
 		return NULL;
 	}
-	index = bounce_alloc_run(b, (uint32_t)units64, align_order, DMAP_BOUNCE_NO_BOUNDARY, &node);
+	index = bounce_alloc_run(b, (uint32_t)units64, align_order, b->segment_order, &node);
 	if (index < 0) {
 		bounce_fail(b, dev, 0, size, attrs, &b->failed_full,
 			    "coherent allocation: bounce pool is full");
@@ -967,6 +971,15 @@ int dmap_bounce_domain_create(struct dmap_ctx *ctx, const struct dmap_bounce_con
 			name, max_mapping, (unsigned long long)top_bytes, pool_size);
 		return -DMAP_EINVAL;
 	}
+	if (config->segment_size &&
+	    (!dmap_is_power_of_2(config->segment_size) || config->segment_size < slot ||
+	     config->segment_size < top_bytes)) {
+		dmap_log(
+			env, DMAP_LOG_ERR,
+			"dmap: bounce pool '%s': segment size %zu must be a power of two, at least the slot size and the largest run (%llu)",
+			name, config->segment_size, (unsigned long long)top_bytes);
+		return -DMAP_EINVAL;
+	}
 	if (config->memory && (!config->memory->alloc || !config->memory->free)) {
 		dmap_log(env, DMAP_LOG_ERR,
 			 "dmap: bounce pool '%s': memory provider lacks alloc/free", name);
@@ -989,6 +1002,20 @@ int dmap_bounce_domain_create(struct dmap_ctx *ctx, const struct dmap_bounce_con
 	b->slot_shift = (unsigned int)__builtin_ctzll(slot);
 	b->top_order = (unsigned int)__builtin_ctzll(top_bytes / slot);
 	b->max_mapping = max_mapping;
+	/*
+	 * A provider's memory is trusted to be bus-contiguous only within blocks
+	 * of the largest run unless it says more (Xen: one machine-contiguous
+	 * extent per segment, and max_mapping_size = the segment).
+	 */
+	{
+		uint64_t segment = config->segment_size ? config->segment_size :
+				   config->memory	? top_bytes :
+							  0;
+
+		b->segment_order = DMAP_BOUNCE_NO_BOUNDARY;
+		if (segment && __builtin_ctzll(segment / slot) < 31)
+			b->segment_order = (unsigned int)__builtin_ctzll(segment / slot);
+	}
 	b->pool_size = pool_size & ~(slot - 1);
 	b->phys_limit = config->phys_limit ? config->phys_limit : DMAP_BOUNCE_DEFAULT_PHYS_LIMIT;
 	b->bus_offset = config->bus_offset;

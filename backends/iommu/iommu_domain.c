@@ -859,30 +859,22 @@ static void fill_raw_fault(struct dmap_iommu_domain *d, struct dmap_dev *dev, dm
 	}
 }
 
-static int iommu_translate(struct dmap_domain *dom, struct dmap_dev *dev, dmap_addr_t addr,
-			   unsigned int access, struct dmap_translation *out,
-			   struct dmap_fault *fault)
+/*
+ * The IOTLB missed (or is off, or its entry would fault): walk the tables as
+ * the unit does and fill. Out of line, so that the hit path in
+ * iommu_translate() needs no stack frame for the walk's state.
+ */
+static __attribute__((noinline)) int
+translate_walk(struct dmap_iommu_domain *d, struct dmap_dev *dev, dmap_addr_t addr,
+	       unsigned int access, struct dmap_translation *out, struct dmap_fault *fault)
 {
-	struct dmap_iommu_domain *d = to_iommu(dom);
-	const unsigned int rwx = DMAP_ACCESS_READ | DMAP_ACCESS_WRITE | DMAP_ACCESS_EXEC;
 	struct dmap_pgtable_walk w;
 	enum dmap_fault_reason reason = DMAP_FAULT_TRANSLATION;
-	unsigned int level = 0, perm;
-	uint64_t gen = 0, last;
-	dmap_phys_t phys;
+	unsigned int level = 0;
+	uint64_t gen = 0;
 	int ret;
 
 	if (d->use_iotlb) {
-		if (dmap_iotlb_lookup(&d->iotlb, addr, &phys, &perm, &last) &&
-		    !((access & rwx) & ~perm) &&
-		    (!(perm & DMAP_ACCESS_PRIV) || (access & DMAP_ACCESS_PRIV))) {
-			iommu_stat_inc(&iommu_stat(d)->iotlb_hits);
-			out->phys = phys;
-			out->len = last - addr >= SIZE_MAX ? SIZE_MAX : (size_t)(last - addr) + 1;
-			out->perm = perm & (DMAP_ACCESS_READ | DMAP_ACCESS_WRITE);
-			return 0;
-		}
-		/* A miss, or an entry that would fault: the walk decides (and reports). */
 		iommu_stat_inc(&iommu_stat(d)->iotlb_misses);
 		gen = dmap_iotlb_gen(&d->iotlb);
 	}
@@ -907,6 +899,29 @@ static int iommu_translate(struct dmap_domain *dom, struct dmap_dev *dev, dmap_a
 		out->perm = w.perm & (DMAP_ACCESS_READ | DMAP_ACCESS_WRITE);
 	}
 	return 0;
+}
+
+static int iommu_translate(struct dmap_domain *dom, struct dmap_dev *dev, dmap_addr_t addr,
+			   unsigned int access, struct dmap_translation *out,
+			   struct dmap_fault *fault)
+{
+	struct dmap_iommu_domain *d = to_iommu(dom);
+	const unsigned int rwx = DMAP_ACCESS_READ | DMAP_ACCESS_WRITE | DMAP_ACCESS_EXEC;
+	unsigned int perm;
+	uint64_t last;
+	dmap_phys_t phys;
+
+	/* A hit whose entry grants the access; anything else is the walk's to decide (and report). */
+	if (dmap_likely(d->use_iotlb) && dmap_iotlb_lookup(&d->iotlb, addr, &phys, &perm, &last) &&
+	    !((access & rwx) & ~perm) &&
+	    (!(perm & DMAP_ACCESS_PRIV) || (access & DMAP_ACCESS_PRIV))) {
+		iommu_stat_inc(&iommu_stat(d)->iotlb_hits);
+		out->phys = phys;
+		out->len = last - addr >= SIZE_MAX ? SIZE_MAX : (size_t)(last - addr) + 1;
+		out->perm = perm & (DMAP_ACCESS_READ | DMAP_ACCESS_WRITE);
+		return 0;
+	}
+	return translate_walk(d, dev, addr, access, out, fault);
 }
 
 static bool iommu_owns_addr(struct dmap_domain *dom, struct dmap_dev *dev, dmap_addr_t addr)

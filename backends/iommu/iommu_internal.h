@@ -35,11 +35,27 @@ struct dmap_iotlb {
 	const struct dmap_env *env;
 };
 
+/* An entry's value: leaf phys (at least 4 KiB aligned) | DMAP_ACCESS_* perm bits. */
+#define DMAP_IOTLB_PERM_MASK 0xfffull
+
 int dmap_iotlb_init(struct dmap_iotlb *tlb, const struct dmap_env *env, unsigned int capacity);
 void dmap_iotlb_fini(struct dmap_iotlb *tlb);
-/* Under RCU read lock: true and the entry's phys/perm/len for @iova on a hit. */
-bool dmap_iotlb_lookup(struct dmap_iotlb *tlb, uint64_t iova, dmap_phys_t *phys, unsigned int *perm,
-		       uint64_t *leaf_last);
+/*
+ * Under RCU read lock: true and the entry's phys/perm/len for @iova on a hit.
+ * Inline: it is most of an IOTLB hit, which is the device side's hot path.
+ */
+static inline bool dmap_iotlb_lookup(struct dmap_iotlb *tlb, uint64_t iova, dmap_phys_t *phys,
+				     unsigned int *perm, uint64_t *leaf_last)
+{
+	const struct dmap_range *r = dmap_range_map_lookup(tlb->map, iova);
+
+	if (!r)
+		return false;
+	*phys = (r->value & ~DMAP_IOTLB_PERM_MASK) + (iova - r->first);
+	*perm = (unsigned int)(r->value & DMAP_IOTLB_PERM_MASK);
+	*leaf_last = r->last;
+	return true;
+}
 /* Generation to pass to dmap_iotlb_fill(); read before the walk. */
 static inline uint64_t dmap_iotlb_gen(struct dmap_iotlb *tlb)
 {

@@ -32,8 +32,6 @@
 
 #include "iommu_internal.h"
 
-#define IOTLB_PERM_MASK 0xfffull
-
 int dmap_iotlb_init(struct dmap_iotlb *tlb, const struct dmap_env *env, unsigned int capacity)
 {
 	int ret;
@@ -68,19 +66,6 @@ void dmap_iotlb_fini(struct dmap_iotlb *tlb)
 	tlb->map = NULL;
 }
 
-bool dmap_iotlb_lookup(struct dmap_iotlb *tlb, uint64_t iova, dmap_phys_t *phys, unsigned int *perm,
-		       uint64_t *leaf_last)
-{
-	const struct dmap_range *r = dmap_range_map_lookup(tlb->map, iova);
-
-	if (!r)
-		return false;
-	*phys = (r->value & ~IOTLB_PERM_MASK) + (iova - r->first);
-	*perm = (unsigned int)(r->value & IOTLB_PERM_MASK);
-	*leaf_last = r->last;
-	return true;
-}
-
 bool dmap_iotlb_fill(struct dmap_iotlb *tlb, uint64_t gen, uint64_t first, uint64_t last,
 		     dmap_phys_t phys, unsigned int perm)
 {
@@ -105,8 +90,8 @@ bool dmap_iotlb_fill(struct dmap_iotlb *tlb, uint64_t gen, uint64_t first, uint6
 
 		if (slot->first <= slot->last)
 			dmap_range_map_remove(tlb->map, slot->first, slot->last);
-		if (dmap_range_map_insert(tlb->map, first, last, phys | (perm & IOTLB_PERM_MASK),
-					  NULL) == 0) {
+		if (dmap_range_map_insert(tlb->map, first, last,
+					  phys | (perm & DMAP_IOTLB_PERM_MASK), NULL) == 0) {
 			slot->first = first;
 			slot->last = last;
 			inserted = true;

@@ -77,6 +77,9 @@ struct arm_lpae {
 	struct dmap_pgtable_node *root; /* node of the pgd */
 	unsigned int block_levels; /* bit l: blocks allowed at level l */
 	uint64_t table_addr_mask; /* next-level table address in a table descriptor */
+	/* Per level, precomputed: every map and unmap indexes each level once. */
+	unsigned int shift[ARM_MAX_LEVELS]; /* IOVA bits below the level's index */
+	size_t idx_mask[ARM_MAX_LEVELS]; /* entries of the level's tables - 1 */
 };
 
 static inline struct arm_lpae *to_arm(struct dmap_pgtable *pt)
@@ -86,7 +89,7 @@ static inline struct arm_lpae *to_arm(struct dmap_pgtable *pt)
 
 static inline unsigned int lvl_shift(const struct arm_lpae *d, unsigned int lvl)
 {
-	return d->pg_shift + (3 - lvl) * d->bits_per_level;
+	return d->shift[lvl];
 }
 
 static inline unsigned int lvl_bits(const struct arm_lpae *d, unsigned int lvl)
@@ -96,12 +99,12 @@ static inline unsigned int lvl_bits(const struct arm_lpae *d, unsigned int lvl)
 
 static inline size_t lvl_entries(const struct arm_lpae *d, unsigned int lvl)
 {
-	return (size_t)1 << lvl_bits(d, lvl);
+	return d->idx_mask[lvl] + 1;
 }
 
 static inline size_t lvl_idx(const struct arm_lpae *d, uint64_t iova, unsigned int lvl)
 {
-	return (size_t)((iova >> lvl_shift(d, lvl)) & (lvl_entries(d, lvl) - 1));
+	return (size_t)(iova >> d->shift[lvl]) & d->idx_mask[lvl];
 }
 
 static inline uint64_t block_size(const struct arm_lpae *d, unsigned int lvl)
@@ -368,6 +371,8 @@ static long map_chunk(struct arm_lpae *d, uint64_t iova, dmap_phys_t paddr, unsi
 
 static unsigned int level_for_size(const struct arm_lpae *d, size_t pgsize)
 {
+	if (pgsize == block_size(d, 3))
+		return 3; /* the common case: one granule */
 	for (unsigned int lvl = d->start_level; lvl <= 3; lvl++)
 		if (block_size(d, lvl) == pgsize)
 			return lvl;
@@ -827,6 +832,10 @@ static struct dmap_pgtable *arm_alloc(struct dmap_pgtable_config *cfg)
 	d->pgd_bits = va_bits - bpl * (levels - 1);
 	d->pgd_alloc = dmap_max(((size_t)8 << d->pgd_bits), (size_t)ARM_MIN_TABLE_ALLOC);
 	d->table_addr_mask = DMAP_ARM_PTE_ADDR_MASK & ~(((uint64_t)1 << pg_shift) - 1);
+	for (unsigned int lvl = 0; lvl < ARM_MAX_LEVELS; lvl++) {
+		d->shift[lvl] = pg_shift + (3 - lvl) * bpl;
+		d->idx_mask[lvl] = ((size_t)1 << lvl_bits(d, lvl)) - 1;
+	}
 	switch (pg_shift) {
 	case 12:
 		d->block_levels = (1u << 1) | (1u << 2);

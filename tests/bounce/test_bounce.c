@@ -762,3 +762,38 @@ Test(bounce_growth, configurable_max_mapping_size)
 		     DMAP_MAPPING_ERROR);
 	dmap_dev_destroy(dev);
 }
+
+Test(bounce_growth, segment_size_keeps_mappings_in_one_segment)
+{
+	struct dmap_bounce_config cfg = { .name = "seg",
+					  .pool_size = 4 << 20,
+					  .max_mapping_size = 256 << 10,
+					  .segment_size = 256 << 10 };
+	struct dmap_bounce_config bad = cfg;
+	struct dmap_domain *d;
+	dmap_addr_t bus[14];
+	size_t sizes[14];
+	struct dmap_dev *dev;
+
+	bounce_fixture_init(&F, &cfg);
+	dev = bounce_dev(&F, "xvda", 0, 0, 0);
+	/* Odd sizes that first fit would happily straddle segments with. */
+	/* 14 of the 16 segments: every one of these needs a segment to itself. */
+	for (int i = 0; i < 14; i++) {
+		sizes[i] = 100000 + (size_t)i * 7919;
+		bus[i] = dmap_map_phys(dev, HIGH_BASE + (256 << 10) * i, sizes[i], DMAP_TO_DEVICE,
+				       0);
+		cr_assert_neq(bus[i], DMAP_MAPPING_ERROR, "%d: %s", i, dmap_hosted_last_message());
+		cr_assert_eq(bus[i] >> 18, (bus[i] + sizes[i] - 1) >> 18,
+			     "mapping 0x%llx+%zu crosses a 256 KiB segment",
+			     (unsigned long long)bus[i], sizes[i]);
+	}
+	for (int i = 0; i < 14; i++)
+		cr_assert_eq(dmap_unmap_phys(dev, bus[i], sizes[i], DMAP_TO_DEVICE, 0), 0);
+	bad.segment_size = 128 << 10; /* smaller than the largest mapping */
+	cr_assert_eq(dmap_bounce_domain_create(F.t.ctx, &bad, &d), -DMAP_EINVAL);
+	bad.segment_size = 3 << 17;
+	cr_assert_eq(dmap_bounce_domain_create(F.t.ctx, &bad, &d), -DMAP_EINVAL);
+	cr_assert(dmap_test_log_has(&F.t, "segment size", NULL));
+	dmap_dev_destroy(dev);
+}

@@ -490,3 +490,12 @@ Test(pgtable_arm, out_of_table_memory)
 	cr_assert_eq(pt_unmap(f.pt, SZ_2M - SZ_4K, SZ_4K, 1), SZ_4K);
 	pt_fixture_fini(&f);
 }
+
+Test(pgtable_arm, table_installed_without_node)
+{
+	struct pt_fixture f;
+
+	arm_init(&f, SZ_4K | SZ_2M | SZ_1G, 48, 48);
+	pt_check_table_without_node(&f, f.cfg.out.arm.ttbr, 39, DMAP_ARM_PTE_TYPE_TABLE);
+	pt_fixture_fini(&f);
+}

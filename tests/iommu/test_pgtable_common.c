@@ -462,3 +462,46 @@ void pt_check_gather(struct pt_fixture *f)
 		cr_assert_lt(pt_pool_bytes(f), pool);
 	}
 }
+
+void pt_check_table_without_node(struct pt_fixture *f, uint64_t root_phys, unsigned int root_shift,
+				 uint64_t table_bits)
+{
+	struct dmap_pgtable *pt = f->pt;
+	uint64_t *root = dmap_test_ram(&f->t, root_phys);
+	uint64_t iova = 1ull << root_shift, bad_iova = 2ull << root_shift;
+	uint64_t pa = 0x345000, pool_before = pt_pool_bytes(f);
+	struct dmap_pgtable_walk w;
+	enum dmap_fault_reason reason;
+	dmap_phys_t table_phys;
+	void *table;
+	size_t mapped = 0;
+
+	cr_assert_eq(__atomic_load_n(&root[1], __ATOMIC_RELAXED), 0);
+	table = dmap_pgtable_page_alloc(&f->cfg, SZ_4K, &table_phys);
+	cr_assert_not_null(table);
+	__atomic_store_n(&root[1], table_phys | table_bits, __ATOMIC_RELEASE);
+
+	/* Map below it, twice (the second descent uses the node the first published). */
+	cr_assert_eq(pt_map(pt, iova, pa, SZ_4K, 1, DMAP_PROT_READ | DMAP_PROT_WRITE), 0);
+	cr_assert_eq(pt_map(pt, iova + SZ_2M, pa + SZ_4K, SZ_4K, 1, DMAP_PROT_READ), 0);
+	cr_assert_eq(pt->ops->iova_to_phys(pt, iova + 0x10), pa + 0x10);
+	cr_assert_eq(pt->ops->walk(pt, iova + SZ_2M + 8, DMAP_ACCESS_READ, &w, &reason, NULL), 0);
+	cr_assert_eq(w.phys, pa + SZ_4K + 8);
+	cr_assert_eq(pt_map(pt, iova, pa, SZ_4K, 1, DMAP_PROT_READ), -DMAP_EEXIST);
+	cr_assert_eq(pt_unmap(pt, iova, SZ_4K, 1), SZ_4K);
+	cr_assert_eq(pt->ops->iova_to_phys(pt, iova + 0x10), 0);
+	cr_assert_eq(pt->ops->iova_to_phys(pt, iova + SZ_2M), pa + SZ_4K);
+	cr_assert_gt(pt_pool_bytes(f), pool_before, "tables below the foreign one were allocated");
+
+	/* A table descriptor to memory nobody knows: the map fails and says why. */
+	__atomic_store_n(&root[2], 0x7f0000000000ull | table_bits, __ATOMIC_RELEASE);
+	dmap_test_log_clear(&f->t);
+	cr_assert_eq(pt->ops->map_pages(pt, bad_iova, pa, SZ_4K, 1, DMAP_PROT_READ, &mapped),
+		     -DMAP_EINVAL);
+	cr_assert_eq(mapped, 0);
+	cr_assert(dmap_test_log_has(&f->t, "not memory the environment knows", "0x7f0000000000",
+				    NULL));
+	cr_assert_eq(pt_unmap(pt, bad_iova, SZ_4K, 1), 0);
+	__atomic_store_n(&root[2], 0, __ATOMIC_RELEASE);
+	/* pt_fixture_fini() checks that the foreign table went back to the pool with the rest. */
+}

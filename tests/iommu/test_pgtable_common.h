@@ -77,6 +77,17 @@ void pt_check_block_over_empty_table(struct pt_fixture *f);
 void pt_check_gather(struct pt_fixture *f);
 void pt_check_read_only(struct pt_fixture *f);
 
+/*
+ * A table installed behind the CPU side's back (a table descriptor written
+ * straight into root entry 1, covering 1 << @root_shift bytes, as another
+ * thread's install looks before it publishes its shadow node) is found
+ * through phys_to_virt, used, and freed with the rest; one pointing at
+ * memory the environment does not know fails the map with -EINVAL.
+ * @table_bits: the format's table-descriptor bits besides the address.
+ */
+void pt_check_table_without_node(struct pt_fixture *f, uint64_t root_phys, unsigned int root_shift,
+				 uint64_t table_bits);
+
 /* Largest / smallest page size of the table. */
 uint64_t pt_max_size(const struct dmap_pgtable *pt);
 uint64_t pt_min_size(const struct dmap_pgtable *pt);

@@ -288,3 +288,13 @@ Test(pgtable_vtd, top_of_57_bit_space)
 	cr_assert_eq(pt_unmap(f.pt, top, SZ_1G, 1), SZ_1G);
 	pt_fixture_fini(&f);
 }
+
+Test(pgtable_vtd, table_installed_without_node)
+{
+	struct pt_fixture f;
+
+	pt_fixture_init(&f, DMAP_PGTABLE_VTD_SL, VTD_SIZES, 48, 48, true);
+	pt_check_table_without_node(&f, f.cfg.out.vtd.root, 39,
+				    DMAP_VTD_PTE_READ | DMAP_VTD_PTE_WRITE);
+	pt_fixture_fini(&f);
+}

@@ -41,9 +41,14 @@ extern "C" {
  * shares it with the host). Without it the environment's alloc_dma_pages and
  * free_dma_pages are used and bus = phys + bus_offset.
  * @alloc: @size bytes of CPU-physically contiguous memory aligned to @align
- *         (a power of two) whose bus addresses are contiguous and whose last
- *         bus address is at or below @bus_limit. Returns the CPU pointer and
- *         fills *@phys and *@bus, or returns NULL. May sleep (called at domain
+ *         (a power of two) whose last bus address is at or below @bus_limit. Returns the CPU pointer and
+ *         fills *@phys and *@bus, or returns NULL. Bus addresses must be
+ *         contiguous across the region, or within each naturally aligned
+ *         segment when &struct dmap_bounce_config.segment_size is set (the
+ *         bus address returned is then that of the first byte; the pool uses
+ *         it only through bus = *@bus + (phys - *@phys), so a backend that
+ *         translates per segment may return *@bus = *@phys and translate
+ *         itself, as xen does). May sleep (called at domain
  *         creation and, with growth enabled, from the map path: see
  *         &struct dmap_bounce_config.allow_growth).
  * @free: give back what @alloc returned. May sleep; called after an RCU
@@ -85,6 +90,16 @@ struct dmap_bounce_memory_ops {
  *       @allow_growth: 4 x @pool_size).
  * @bus_offset: bus = phys + @bus_offset when @memory is NULL.
  * @memory: optional memory provider (see &struct dmap_bounce_memory_ops).
+ * @segment_size: 0, or a power of two (at least the slot size and
+ *       @max_mapping_size rounded up to a power of two): no mapping or coherent
+ *       buffer crosses a multiple of it in physical address. For a provider
+ *       whose memory is contiguous on the bus only segment by segment (Xen makes
+ *       a pool machine-contiguous one segment at a time, like swiotlb-xen's
+ *       128-slot segments); the provider must then align the pool to it. 0
+ *       with a @memory provider means @max_mapping_size rounded up to a power
+ *       of two (safe for such a provider; give a power of two at least the
+ *       pool's size to declare the whole pool bus-contiguous); 0 without one:
+ *       no segments.
  */
 struct dmap_bounce_config {
 	const char *name;
@@ -99,6 +114,7 @@ struct dmap_bounce_config {
 	size_t growth_cap;
 	uint64_t bus_offset;
 	const struct dmap_bounce_memory_ops *memory;
+	size_t segment_size;
 };
 
 /**
