@@ -14,9 +14,10 @@
  * our replays: swiotlb's next-fit rotor and a binary buddy both fail with far
  * more memory free (docs/bench/bounce.md). Runs of a recycled size class are
  * placed last fit, from the top, so that the small runs the caches keep do
- * not pepper the low space the big requests are placed in. A bitmap also coalesces by
- * itself: freeing a run clears its bits and it is one with its free
- * neighbours at once, with no merge step and no maximum run but the pool.
+ * not pepper the low space the big requests are placed in. A bitmap also
+ * coalesces by itself: freeing a run clears its bits and it is one with its
+ * free neighbours at once, with no merge step and no maximum run but the
+ * pool.
  * Unlike swiotlb there are no segments, so the largest mapping is a
  * configuration value. No lock is taken: claims are CAS on the words.
  *
@@ -25,9 +26,10 @@
  * bitmap, to a per-CPU cache (a few per class) or to the class's lock-free
  * list, and the next request of that class takes one back without touching
  * the bitmap. Each cache is picked by dmap_cpu_hint() and taken with one
- * uncontended compare-and-swap on a line nobody else writes; a thread that
- * finds its cache held by another one sharing the shard uses the class lists
- * instead, so no path ever waits. The class lists are Treiber stacks whose
+ * uncontended compare-and-swap on a line nobody else writes (or, hosted and
+ * opt-in, owned by one thread and used with no atomic instruction at all); a
+ * thread that finds its cache held by another one sharing the shard uses the
+ * class lists instead, so no path ever waits. The class lists are Treiber stacks whose
  * head is (tag << 32 | index + 1); the tag changes on every update, so a pop
  * that read a head, was preempted while the run was popped and pushed back,
  * fails its CAS instead of installing a stale successor (ABA). A 32-bit tag
@@ -394,7 +396,8 @@ static void cache_empty(struct dmap_bounce_pool *pool, struct pool_cache *cache)
 	}
 }
 
-static struct pool_cache *cache_get(struct dmap_bounce_pool *pool)
+static inline __attribute__((always_inline)) struct pool_cache *
+cache_get(struct dmap_bounce_pool *pool)
 {
 	struct pool_cache *cache;
 	unsigned int hint;
@@ -440,8 +443,8 @@ static inline void cache_put(struct dmap_bounce_pool *pool, struct pool_cache *c
 }
 
 /* A freed class-sized run: cache, class list, or back to the bitmap. */
-static void release_run(struct dmap_bounce_pool *pool, struct pool_cache *cache, uint32_t index,
-			uint32_t units)
+static inline __attribute__((always_inline)) void
+release_run(struct dmap_bounce_pool *pool, struct pool_cache *cache, uint32_t index, uint32_t units)
 {
 	unsigned int order = ceil_log2_u32(units);
 
@@ -474,8 +477,10 @@ static inline bool run_fits(const struct dmap_bounce_pool *pool, uint32_t index,
 }
 
 /* A recycled run of 2^@order slots that suits the request, or -1. */
-static long take_class(struct dmap_bounce_pool *pool, struct pool_cache *cache, unsigned int order,
-		       unsigned int align, unsigned int boundary)
+static inline __attribute__((always_inline)) long take_class(struct dmap_bounce_pool *pool,
+							     struct pool_cache *cache,
+							     unsigned int order, unsigned int align,
+							     unsigned int boundary)
 {
 	long index;
 
@@ -568,8 +573,8 @@ static void raise_high_water(struct dmap_bounce_pool *pool)
 			break;
 }
 
-static void account(struct dmap_bounce_pool *pool, struct pool_cache *cache, int64_t units,
-		    unsigned int order)
+static inline __attribute__((always_inline)) void
+account(struct dmap_bounce_pool *pool, struct pool_cache *cache, int64_t units, unsigned int order)
 {
 	if (cache) {
 		int64_t v = cache->in_use + units;

@@ -548,8 +548,7 @@ static struct replay_result replay(const struct trace *t, size_t pool_bytes, boo
 	if (use_swiotlb)
 		swiotlb_model_init(&model, pool_bytes, 2);
 	else
-		pool = make_pool(pool_bytes,
-				 getenv("FRAG_CACHES") ? atoi(getenv("FRAG_CACHES")) : 16, false);
+		pool = make_pool(pool_bytes, 16, false);
 	for (size_t e = 0; e < t->nevents; e++) {
 		const struct trace_event *ev = &t->events[e];
 		long h;
@@ -577,19 +576,6 @@ static struct replay_result replay(const struct trace *t, size_t pool_bytes, boo
 		handle[ev->id] = h;
 		if (h < 0) {
 			if (!res.failed_any) {
-				if (getenv("FRAG_DEBUG") && !use_swiotlb)
-					fprintf(stderr,
-						"first failure: %u bytes, slots in use %llu of %llu, live bytes %llu\n",
-						ev->size,
-						(unsigned long long)dmap_bounce_pool_slots_in_use(
-							pool),
-						(unsigned long long)dmap_bounce_pool_total_slots(
-							pool),
-						(unsigned long long)live);
-				if (getenv("FRAG_DEBUG") && use_swiotlb)
-					fprintf(stderr,
-						"swiotlb first failure: %u bytes, slots used %lu of %lu\n",
-						ev->size, swiotlb_model_used(&model), model.nslabs);
 				res.failed_any = true;
 				res.util_first_failure = (double)live / (double)pool_bytes;
 				res.first_failure_size = ev->size;

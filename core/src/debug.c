@@ -655,6 +655,12 @@ static dmap_addr_t dmap_debug_map_phys(struct dmap_domain *dom, struct dmap_dev 
 	entry = dmap_debug_entry_new(st, dev, addr, size, dir, DMAP_DEBUG_KIND_SINGLE);
 	if (entry) {
 		entry->phys = phys;
+		/*
+		 * A domain serving another domain's device (a fallback) never sees
+		 * the driver's dmap_mapping_error(): that goes to the domain the
+		 * device is attached to, whose own debug layer judges it.
+		 */
+		entry->error_checked = dmap_load_acquire(&dev->domain) != dom;
 		dmap_debug_insert(st, entry);
 	}
 	return addr;

@@ -29,6 +29,8 @@ static void teardown(void)
 
 TestSuite(pool, .init = setup, .fini = teardown);
 
+static bool thread_caches; /* hosted: threads own their caches */
+
 static struct dmap_bounce_pool *make(dmap_phys_t phys, size_t size, unsigned int top,
 				     unsigned int caches)
 {
@@ -37,7 +39,8 @@ static struct dmap_bounce_pool *make(dmap_phys_t phys, size_t size, unsigned int
 					     .size = size,
 					     .slot_shift = 11,
 					     .top_order = top,
-					     .nr_caches = caches };
+					     .nr_caches = caches,
+					     .thread_caches = thread_caches };
 	struct dmap_bounce_pool *pool = NULL;
 
 	cr_assert_eq(dmap_bounce_pool_create(env, &p, &pool), 0);
@@ -158,6 +161,35 @@ Test(pool, model_unaligned_region_no_caches)
 {
 	/* Base 8 KiB past a 1 MiB boundary, size not a multiple of the top block. */
 	model_run(0x40002000, (3 << 20) + 6144, 9, 0, 2);
+}
+
+Test(pool, model_thread_owned_caches)
+{
+	thread_caches = true;
+	model_run(0x40000000, 4 << 20, 6, 4, 4);
+}
+
+Test(pool, exhaustion_with_thread_owned_caches)
+{
+	struct dmap_bounce_pool *pool;
+	static long h[2049]; /* the failing call writes one past the pool */
+	int n = 0;
+
+	thread_caches = true;
+	pool = make(0x40000000, 4 << 20, 9, 4);
+	while ((h[n] = dmap_bounce_pool_alloc(pool, 1, 0, DMAP_BOUNCE_NO_BOUNDARY)) >= 0)
+		n++;
+	cr_assert_eq(n, 2048);
+	for (int i = 0; i < n; i++)
+		dmap_bounce_pool_free(pool, h[i]);
+	/* The owner's own cache is drained by its own slow path: the whole pool comes back. */
+	for (int i = 0; i < 4; i++)
+		cr_assert_geq(h[i] = dmap_bounce_pool_alloc(pool, 512, 0, DMAP_BOUNCE_NO_BOUNDARY),
+			      0, "run %d", i);
+	cr_assert_eq(dmap_bounce_pool_alloc(pool, 1, 0, DMAP_BOUNCE_NO_BOUNDARY), -DMAP_ENOSPC);
+	for (int i = 0; i < 4; i++)
+		dmap_bounce_pool_free(pool, h[i]);
+	dmap_bounce_pool_destroy(pool);
 }
 
 Test(pool, model_tiny_region)

@@ -96,7 +96,8 @@ static inline uint32_t fuzz_below(struct fuzz_input *in, uint32_t n)
  * Known, reported and not yet fixed problems in the code under test: a
  * target that meets one counts it here instead of aborting, so the seeded
  * ctest runs stay green while the report is open. The replay driver prints
- * the counts. Set DMAP_FUZZ_STRICT=1 in the environment to abort instead.
+ * the counts. Set DMAP_FUZZ_STRICT=1 in the environment to abort instead
+ * (DMAP_FUZZ_STRICT=<id>: abort on that issue only).
  */
 void fuzz_known_issue(const char *id);
 bool fuzz_strict(void);

@@ -33,6 +33,7 @@ struct shared {
 	struct dmap_dev *dev;
 	dmap_addr_t published[2];
 	int stop;
+	int translated; /* set by the translator once it has translated a published address */
 	int errors;
 	uint64_t translations, faults;
 };
@@ -48,7 +49,14 @@ static void *mapper_thread(void *arg)
 	struct shared *s = m->s;
 	uint64_t x = 0x9e3779b97f4a7c15ull * (m->id + 1);
 
-	for (int i = 0; i < ITERATIONS; i++) {
+	/*
+	 * Keep going past ITERATIONS until the translator has run at least once
+	 * (bounded): on a loaded 2-core machine the mappers may otherwise finish
+	 * before the third thread is first scheduled.
+	 */
+	for (int i = 0; i < ITERATIONS ||
+			(!__atomic_load_n(&s->translated, __ATOMIC_ACQUIRE) && i < 50 * ITERATIONS);
+	     i++) {
 		size_t size, off;
 		dmap_phys_t phys;
 		dmap_addr_t addr;
@@ -99,6 +107,7 @@ static void *translator_thread(void *arg)
 		}
 		/* Only translations: reading the data would race with the mappers' writes. */
 		(void)dmap_translate(s->dev, addr + 4096, DMAP_ACCESS_WRITE, &t);
+		__atomic_store_n(&s->translated, 1, __ATOMIC_RELEASE);
 	}
 	return NULL;
 }
