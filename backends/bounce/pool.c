@@ -289,17 +289,19 @@ static long bitmap_alloc(struct dmap_bounce_pool *pool, uint32_t units, unsigned
 }
 
 /*
- * Last fit: the highest such run. Runs the classes recycle are placed from
+ * Last fit: the highest such run, its start a multiple of 2^@align counted
+ * from index @base (0: absolute alignment; pool->lo: natural placement of a
+ * class run, see natural_base()). Runs the classes recycle are placed from
  * the top, everything else from the bottom, so the small, long-cached runs
  * do not pepper the space big requests need.
  */
 static long bitmap_alloc_top(struct dmap_bounce_pool *pool, uint32_t units, unsigned int align,
-			     unsigned int boundary)
+			     unsigned int boundary, uint32_t base)
 {
 	uint32_t end = pool->hi;
 
 	while (end >= pool->lo + units) {
-		uint32_t s = dmap_align_down(end - units, 1u << align);
+		uint32_t s = base + dmap_align_down(end - units - base, 1u << align);
 		uint32_t used;
 
 		if (s < pool->lo)
@@ -442,13 +444,36 @@ static inline void cache_put(struct dmap_bounce_pool *pool, struct pool_cache *c
 		dmap_store_release(&cache->busy, CACHE_FREE);
 }
 
+/*
+ * Natural placement of a class run of 2^@order slots: its offset from the
+ * region's first slot is a multiple of its size, as Linux's IOVA allocator
+ * aligns the runs its rcache recycles to their power-of-two size. Runs of
+ * one class then tile the region exactly, so recycling one in place never
+ * leaves a sliver that a run of its own class cannot use, and once the
+ * classes are drained an empty pool holds pool / size runs of any class.
+ * Possible when the request's own (absolute) alignment follows from it.
+ */
+static inline bool natural_placement(const struct dmap_bounce_pool *pool, unsigned int order,
+				     unsigned int align)
+{
+	return order >= align && !(pool->lo & ((1u << align) - 1));
+}
+
+static inline bool is_natural(const struct dmap_bounce_pool *pool, uint32_t index,
+			      unsigned int order)
+{
+	return !((index - pool->lo) & ((1u << order) - 1));
+}
+
 /* A freed class-sized run: cache, class list, or back to the bitmap. */
 static inline __attribute__((always_inline)) void
 release_run(struct dmap_bounce_pool *pool, struct pool_cache *cache, uint32_t index, uint32_t units)
 {
 	unsigned int order = ceil_log2_u32(units);
 
-	if ((1u << order) == units && order < DMAP_BOUNCE_POOL_CACHED_ORDERS) {
+	/* Only a naturally placed run is recycled in place (see natural_placement()). */
+	if ((1u << order) == units && order < DMAP_BOUNCE_POOL_CACHED_ORDERS &&
+	    is_natural(pool, index, order)) {
 		if (cache) {
 			uint32_t n = cache->count[order];
 
@@ -606,7 +631,7 @@ long dmap_bounce_pool_alloc(struct dmap_bounce_pool *pool, uint32_t units, unsig
 {
 	struct pool_cache *cache;
 	unsigned int order;
-	bool top_down;
+	bool class_run, natural = false;
 	long index = -1;
 	uint32_t i;
 
@@ -619,17 +644,28 @@ long dmap_bounce_pool_alloc(struct dmap_bounce_pool *pool, uint32_t units, unsig
 		return -DMAP_ENOSPC; /* can never fit between two boundaries */
 
 	cache = cache_get(pool);
-	if ((1u << order) == units && order < DMAP_BOUNCE_POOL_CACHED_ORDERS) {
+	class_run = (1u << order) == units && order < DMAP_BOUNCE_POOL_CACHED_ORDERS;
+	if (class_run) {
 		index = take_class(pool, cache, order, align_order, boundary_order);
 		if (index >= 0)
 			goto done; /* its run_head entries are still ours */
+		natural = natural_placement(pool, order, align_order);
+		index = natural ? bitmap_alloc_top(pool, units, order, boundary_order, pool->lo) :
+				  bitmap_alloc_top(pool, units, align_order, boundary_order, 0);
+	} else {
+		index = bitmap_alloc(pool, units, align_order, boundary_order);
 	}
-	top_down = (1u << order) == units && order < DMAP_BOUNCE_POOL_CACHED_ORDERS;
-	index = top_down ? bitmap_alloc_top(pool, units, align_order, boundary_order) :
-			   bitmap_alloc(pool, units, align_order, boundary_order);
 	if (dmap_unlikely(index < 0)) {
 		struct pool_cache *mine = NULL;
 
+		/*
+		 * The classes may hold the room we need, or pieces of it: drain
+		 * them into the bitmap and search again (Linux:
+		 * alloc_iova_fast(flush_rcache=true)). A class run tries its
+		 * natural place first, then any place at the asked alignment
+		 * (such a run goes back to the bitmap when freed, never to a
+		 * class), so a request fails only when no placement is left.
+		 */
 		if (pool->owned_caches) {
 			mine = cache; /* still ours after the drain */
 		} else {
@@ -637,8 +673,16 @@ long dmap_bounce_pool_alloc(struct dmap_bounce_pool *pool, uint32_t units, unsig
 			cache = NULL;
 		}
 		drain_classes(pool, mine);
-		index = top_down ? bitmap_alloc_top(pool, units, align_order, boundary_order) :
-				   bitmap_alloc(pool, units, align_order, boundary_order);
+		if (class_run) {
+			index = natural ? bitmap_alloc_top(pool, units, order, boundary_order,
+							   pool->lo) :
+					  -1;
+			if (index < 0)
+				index = bitmap_alloc_top(pool, units, align_order, boundary_order,
+							 0);
+		} else {
+			index = bitmap_alloc(pool, units, align_order, boundary_order);
+		}
 		if (index < 0)
 			return -DMAP_ENOSPC;
 	}

@@ -220,6 +220,18 @@ void dmap_iommu_fq_queue(struct dmap_iommu_domain *d, uint64_t pfn, uint64_t cou
 			dmap_atomic_add_relaxed(&fq->full_flushes, 1);
 		fq_flush_iotlb(d, fq);
 		fq_ring_free_locked(d, fq, ring);
+		/*
+		 * Still full: another CPU's flush began before ours and has not
+		 * finished, so flush_finish has not passed the stamps of entries
+		 * queued after that flush began, and they must stay queued.
+		 * Writing at the tail now would overwrite the oldest entry (its
+		 * IOVA lost, the new one released twice and handed out twice):
+		 * this one unmap is done strictly instead.
+		 */
+		if (ring->tail - ring->head == fq->size) {
+			ring_unlock(ring);
+			goto strict;
+		}
 	}
 	e = &ring->entries[ring->tail & mask];
 	e->pfn = pfn;

@@ -187,8 +187,11 @@ struct dmap_pgtable;
  *   something is already mapped at a page (that page and the ones after it
  *   untouched), -ERANGE @iova or @paddr range beyond ias/oas, -EINVAL
  *   alignment, @pgsize not in the bitmap, zero @pgcount, no READ|WRITE in
- *   @prot or unknown prot bits, -ENOMEM no table page. Context: may be called
- *   concurrently for disjoint ranges; does not sleep.
+ *   @prot or unknown prot bits, a table entry pointing at memory the
+ *   environment does not know, -ENOMEM no table page (or no memory for its
+ *   shadow node, env alloc with DMAP_ALLOC_ATOMIC). Context: may be called
+ *   concurrently for disjoint ranges; does not sleep; not in an RCU read
+ *   section (it allocates).
  * @unmap_pages: unmap @pgcount pages of @pgsize at @iova; returns the bytes
  *   unmapped (0 if the first page was not mapped or arguments are invalid;
  *   stops at the first hole). A block larger than @pgsize is split. Leaves

@@ -869,6 +869,7 @@ int dmap_xen_domain_create(struct dmap_ctx *ctx, const struct dmap_xen_config *c
 			.pool_size = x->pool_size,
 			.phys_limit = DMAP_BIT_MASK(x->pool_bits),
 			.max_mapping_size = x->segment_size,
+			.segment_size = x->segment_size,
 			.memory = &memory,
 		};
 		char pool_name[DMAP_NAME_MAX];

@@ -108,8 +108,9 @@ def run():
                "refusals are only for lack of room")
         expect(end.slots_in_use == 0 and end.live_mappings == 0, "the pool drained completely")
         # How much of the empty pool can a maximal request still get? Runs the
-        # class caches kept in place are reused where they are, so this shows
-        # whether the trace left lasting fragmentation behind.
+        # class caches keep are recycled in place at their natural (size-aligned)
+        # offsets and the rest is drained when a request runs short, so the
+        # trace must leave no lasting fragmentation behind: all of it.
         largest = s0.classes[-1].block_size
         big = []
         for _ in range(POOL // largest):
@@ -119,7 +120,8 @@ def run():
                 break
         say("   after the drain, %d of %d maximal %s mappings fit in the empty pool" % (
             len(big), POOL // largest, kib(largest)))
-        expect(len(big) >= 1, "the drained pool still serves maximal mappings")
+        expect(len(big) == POOL // largest,
+               "the drained pool serves its full capacity of maximal mappings")
         for addr in big:
             dev.unmap_phys(addr, largest, dmap.Dir.TO_DEVICE)
         if first_failure:

@@ -282,3 +282,76 @@ Test(pool, high_water_and_reset)
 }
 
 /* Two-thread stress: tests/bounce/stress_bounce.c (runs under ThreadSanitizer). */
+
+/*
+ * After mixed-size use and a free-all, an empty pool serves every class to
+ * its full capacity, as a fresh pool does: runs the classes kept in place
+ * sit at their natural (size-aligned) offsets, and the rest is drained when
+ * a request runs short. Each class is filled in turn on the same pool, so
+ * the previous class's recycled runs are in the caches when the next one
+ * starts. @lo_pages: base this many 4 KiB pages past a top block.
+ */
+static void refill_run(unsigned int caches, unsigned int lo_pages, unsigned int seed)
+{
+	const dmap_phys_t base = 0x40000000 + 4096ull * lo_pages;
+	const size_t size = 4 << 20;
+	const unsigned int top = 7;
+	struct dmap_bounce_pool *pool = make(base, size, top, caches);
+	static long h[2048];
+	uint32_t units[2048];
+	unsigned int live = 0, n, i, order;
+
+	srand(seed);
+	for (int step = 0; step < 4000; step++) {
+		if (live < 200 && rand() % 100 < 55) {
+			uint32_t u = rand() % 2 ? 1u << (rand() % (top + 1)) :
+						  1 + (uint32_t)(rand() % 200);
+			long r = dmap_bounce_pool_alloc(pool, u, u >= 2 ? 1 : 0,
+							DMAP_BOUNCE_NO_BOUNDARY);
+
+			if (r >= 0) {
+				h[live] = r;
+				units[live++] = u;
+			}
+		} else if (live) {
+			unsigned int k = (unsigned int)rand() % live;
+
+			dmap_bounce_pool_free(pool, h[k]);
+			h[k] = h[--live];
+			units[k] = units[live];
+		}
+	}
+	while (live)
+		dmap_bounce_pool_free(pool, h[--live]);
+	cr_assert_eq(dmap_bounce_pool_slots_in_use(pool), 0);
+	for (order = 0; order <= top; order++) {
+		for (n = 0; n < 2048; n++) {
+			h[n] = dmap_bounce_pool_alloc(pool, 1u << order, order ? 1 : 0,
+						      DMAP_BOUNCE_NO_BOUNDARY);
+			if (h[n] < 0)
+				break;
+		}
+		cr_assert_eq(n, (size >> 11) >> order,
+			     "seed %u, %u caches: %u of %zu runs of 2^%u slots fit the empty pool",
+			     seed, caches, n, (size >> 11) >> order, order);
+		for (i = 0; i < n; i++)
+			dmap_bounce_pool_free(pool, h[i]);
+	}
+	dmap_bounce_pool_destroy(pool);
+}
+
+Test(pool, empty_pool_serves_every_class_in_full)
+{
+	for (unsigned int seed = 1; seed <= 6; seed++) {
+		refill_run(4, 0, seed);
+		refill_run(0, 3, seed); /* base not on a top block */
+		refill_run(16, 5, seed);
+	}
+}
+
+Test(pool, empty_pool_serves_every_class_in_full_thread_owned)
+{
+	thread_caches = true;
+	for (unsigned int seed = 1; seed <= 6; seed++)
+		refill_run(4, 1, seed);
+}

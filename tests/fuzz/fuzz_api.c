@@ -7,8 +7,10 @@
  * abort: every call returns success or a clean error (a negative errno, or
  * DMAP_MAPPING_ERROR from map calls). The input here is a program. Its head
  * picks a setup on a hosted environment with simulated RAM: an identity
- * domain (bus offset, optional bounce fallback, optional force_fallback) or a
- * bounce domain alone, the debug layer on or off, a coherent or non-coherent
+ * domain (bus offset, optional bounce fallback, optional force_fallback), a
+ * bounce domain alone, or an iommu domain (ARM LPAE or VT-d tables, granule,
+ * address sizes, strict or deferred invalidation, bounce for untrusted
+ * devices), the debug layer on or off, a coherent or non-coherent
  * system, and up to three devices whose masks, bus limit, segment limits and
  * flags are drawn from the input (many of them invalid). The rest is a
  * sequence of calls: map_phys, map_single, unmap, map_sg, unmap_sg, the
@@ -25,11 +27,13 @@
  *    offset), one it cannot reach bounces or fails; a bounced mapping is
  *    reachable by the device, keeps the low bits under min_align_mask, is
  *    page aligned from a page up and does not cross seg_boundary_mask;
- *  - device side: a successful mapping translates (direct: to the very
- *    phys), dev_read() through it returns the CPU's bytes (zeros for a
- *    bounce mapped with SKIP_CPU_SYNC), a device write to a FROM_DEVICE or
- *    BIDIRECTIONAL mapping reaches the CPU after sync_for_cpu, and a CPU
- *    write reaches the device after sync_for_device (TO_DEVICE, BIDIR);
+ *  - device side: a successful mapping translates (direct, and through the
+ *    IOMMU for a trusted device: to the very phys, with the direction and
+ *    privilege the IOMMU enforces), dev_read() returns the CPU's bytes
+ *    (zeros for a bounce mapped with SKIP_CPU_SYNC), a device write to a
+ *    FROM_DEVICE or BIDIRECTIONAL mapping reaches the CPU after
+ *    sync_for_cpu, and a CPU write reaches the device after sync_for_device
+ *    (TO_DEVICE, BIDIR);
  *  - map_sg: 1..nents segments that cover the entries in order, each
  *    merged segment within max_seg_size and its boundary, data intact;
  *  - coherent buffers lie below the coherent limit, and the device and the
@@ -43,6 +47,13 @@
  *
  * The two hosted environments (coherent, non-coherent) and their RAM are
  * made once per process; everything else is made and destroyed per input.
+ *
+ * Known, reported bugs are tolerated through fuzz_known_issue() (see
+ * docs/fuzzing.md); a misuse call that undoes a live mapping (the bounce pool
+ * lets any device unmap any live slot, the iommu any mapped range) marks the
+ * program "uncertain", after which the owner's later unmap or sync of it may
+ * fail with -ENOENT. Debugging aids: DMAP_FUZZ_ECHO=1 (dmap's log),
+ * DMAP_FUZZ_TRACE=1 (the calls), DMAP_FUZZ_STATS=1 (what the programs reached).
  */
 #define _GNU_SOURCE
 #include <stdint.h>
@@ -684,19 +695,84 @@ static bool is_errno(int ret)
 }
 
 /* A misuse call returned @ret: a clean error, or 0 - then note if it took a live mapping. */
+#ifdef DMAP_FUZZ_HAVE_IOMMU
+/*
+ * Is every page of [@bus, @bus + @size) still mapped (up to 256 pages and the
+ * last byte)? iova_to_phys() says 0 for "not mapped" - and for physical
+ * address 0 itself, so a probe whose expected phys (@phys + offset) is 0 is
+ * skipped. @phys: the buffer's phys, or ~0 when unknown (never 0 there).
+ */
+static bool iommu_range_mapped(dmap_addr_t bus, size_t size, dmap_phys_t phys)
+{
+	dmap_addr_t last = bus + (size - 1);
+
+	for (unsigned int k = 0; k <= 256; k++) {
+		dmap_addr_t probe = k == 256 ? last :
+				    k	     ? (bus & ~0xfffull) + ((uint64_t)k << 12) :
+					       bus;
+
+		if (probe > last)
+			probe = last;
+		if (phys != ~0ull && phys + (probe - bus) == 0)
+			continue;
+		if (!dmap_iommu_iova_to_phys(st.iommu, probe))
+			return false;
+		if (probe == last)
+			break;
+	}
+	return true;
+}
+#endif
+
+/* Did a misuse call take away (part of) one of the program's live IOMMU mappings? */
+static bool iommu_lost_mapping(void)
+{
+#ifdef DMAP_FUZZ_HAVE_IOMMU
+	if (!st.iommu)
+		return false;
+	for (int i = 0; i < MAX_MAPS; i++)
+		if (st.maps[i].used &&
+		    !iommu_range_mapped(st.maps[i].bus, st.maps[i].size, st.maps[i].phys))
+			return true;
+	for (int i = 0; i < MAX_COHERENT; i++)
+		if (st.coh[i].used && !iommu_range_mapped(st.coh[i].handle, st.coh[i].size, ~0ull))
+			return true;
+	for (int i = 0; i < MAX_SGS; i++) {
+		const struct live_sg *l = &st.sgs[i];
+
+		/* Segments may merge entries: check each segment, phys unknown but never 0 here. */
+		for (int k = 0; l->used && k < l->nents && l->sg[k].dma_len; k++)
+			if (!iommu_range_mapped(l->sg[k].dma_addr, l->sg[k].dma_len,
+						l->sg[k].phys < 0x10000 ? 0 : ~0ull))
+				return true;
+	}
+#endif
+	return false;
+}
+
+/*
+ * A misuse call returned @ret: it must be a clean error or 0. Either way, if
+ * it took a live mapping away (a bounce slot freed, an IOMMU range unmapped),
+ * the program's own later unmap of it may fail: mark the program uncertain.
+ */
 static void misuse_result(int ret, uint64_t live_before, const char *what)
 {
+	bool lost = bounce_live() < live_before;
+
 	FUZZ_CHECK(ret == 0 || is_errno(ret), "%s returned %d", what, ret);
 	if (ret == 0)
 		stats.misuse_ok++;
-	if (ret == 0 && (bounce_live() < live_before || st.iommu)) {
+	if (iommu_lost_mapping()) {
 		/*
 		 * Known issue (docs/fuzzing.md): the iommu backend unmaps whatever
 		 * granules an address and size cover, without checking they are one
-		 * live mapping, so a misuse unmap can tear down a live one.
+		 * live mapping (even when it then returns an error), so a misuse
+		 * unmap can tear down a live one.
 		 */
-		if (st.iommu)
-			fuzz_known_issue("iommu-unmap-accepts-any-mapped-range");
+		fuzz_known_issue("iommu-unmap-accepts-any-mapped-range");
+		lost = true;
+	}
+	if (lost) {
 		stats.uncertain += !st.uncertain;
 		st.uncertain = true;
 	}
@@ -1108,6 +1184,17 @@ static void op_coherent(struct fuzz_input *in)
 		ret = dmap_free_coherent(dev_ptr(dev), size, cpu, handle, pick_attrs(in));
 		TRACE("misuse free_coherent(dev %d, size %zx, %p, handle %llx) = %d", dev, size,
 		      cpu, (unsigned long long)handle, ret);
+		if (ret == 0 && st.iommu) {
+			/*
+			 * Known issue (docs/fuzzing.md): the iommu backend frees whatever
+			 * the handle's IOVA maps - a streaming mapping included - and hands
+			 * the pointer and phys to the page allocator unchecked.
+			 */
+			fuzz_known_issue("iommu-free-coherent-accepts-any-handle");
+			stats.uncertain += !st.uncertain;
+			st.uncertain = true;
+			return;
+		}
 		FUZZ_CHECK(ret < 0 && is_errno(ret),
 			   "free_coherent(%p, handle %llx, size %zx) of no buffer returned %d", cpu,
 			   (unsigned long long)handle, size, ret);

@@ -19,6 +19,7 @@
  * ThreadSanitizer too.
  */
 #include <pthread.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -215,6 +216,7 @@ struct race {
 	struct dmap_pgtable *pt;
 	uint64_t stride; /* address space per round: a fresh top-level entry each time */
 	pthread_barrier_t barrier;
+	int walking; /* the walker has started: the mappers start only then */
 	int done;
 	unsigned long walks, hits;
 	int errors;
@@ -277,6 +279,7 @@ static void *walker(void *p)
 		page = (unsigned int)((state >> 24) % PAGES_PER_ROUND);
 		iova = race_iova(r, round, thread, page) + 0x18;
 		walks++;
+		__atomic_store_n(&r->walking, 1, __ATOMIC_RELEASE);
 		if (r->pt->ops->walk(r->pt, iova, DMAP_ACCESS_READ, &w, &reason, NULL) == 0) {
 			hits++;
 			if (w.phys != race_pa(iova & ~0xfffull) + 0x18)
@@ -306,6 +309,12 @@ static void run_race(enum dmap_pgtable_format format, unsigned int ias, uint64_t
 	pthread_barrier_init(&r.barrier, NULL, 2);
 	tables_before = pt_pool_bytes(&f);
 	cr_assert_eq(pthread_create(&threads[2], NULL, walker, &r), 0);
+	/*
+	 * On a loaded 2-core machine the mappers may otherwise finish before
+	 * the walker is first scheduled (they take ~20 ms).
+	 */
+	while (!__atomic_load_n(&r.walking, __ATOMIC_ACQUIRE))
+		sched_yield();
 	for (unsigned int i = 0; i < 2; i++) {
 		args[i].r = &r;
 		args[i].thread = i;

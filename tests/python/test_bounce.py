@@ -141,10 +141,6 @@ def test_not_a_bounce_domain(ctx, identity):
                         identity._ptr())
 
 
-@pytest.mark.xfail(reason="bounce backend: runs kept by the class caches are reused in place, so "
-                          "after mixed-size use an EMPTY 8 MiB pool fits only 29 of 32 maximal "
-                          "256 KiB mappings (docs/bounce.md says a big request 'still succeeds'); "
-                          "reported to the lead", strict=False)
 def test_empty_pool_serves_full_capacity_after_mixed_use(ctx):
     import random
     pool = ctx.bounce_domain("swiotlb", pool_size=8 << 20, max_mapping_size=256 << 10)
