@@ -149,22 +149,22 @@ int dmap_domain_set_counting(struct dmap_domain *domain, bool enable)
 
 int dmap_domain_get_stats(const struct dmap_domain *domain, struct dmap_domain_stats *out)
 {
-	const struct dmap_domain_stats *s;
+	/* Every counter is a uint64_t: sum the shards field by field. */
+	enum { FIELDS = sizeof(struct dmap_domain_stats) / sizeof(uint64_t) };
+	_Static_assert(sizeof(struct dmap_domain_stats) == FIELDS * sizeof(uint64_t),
+		       "struct dmap_domain_stats holds only uint64_t counters");
+	uint64_t *sum = (uint64_t *)out;
 
 	if (!domain || !out)
 		return -DMAP_EINVAL;
-	s = &domain->stats;
-	out->maps = dmap_load_relaxed(&s->maps);
-	out->unmaps = dmap_load_relaxed(&s->unmaps);
-	out->sg_maps = dmap_load_relaxed(&s->sg_maps);
-	out->sg_segments_merged = dmap_load_relaxed(&s->sg_segments_merged);
-	out->bytes_mapped = dmap_load_relaxed(&s->bytes_mapped);
-	out->syncs = dmap_load_relaxed(&s->syncs);
-	out->coherent_allocs = dmap_load_relaxed(&s->coherent_allocs);
-	out->map_errors = dmap_load_relaxed(&s->map_errors);
-	out->invalid_args = dmap_load_relaxed(&s->invalid_args);
-	out->fallback_maps = dmap_load_relaxed(&s->fallback_maps);
-	out->faults = dmap_load_relaxed(&s->faults);
+	for (unsigned int field = 0; field < FIELDS; field++) {
+		sum[field] = 0;
+		for (unsigned int shard = 0; shard < DMAP_STATS_SHARDS; shard++) {
+			const uint64_t *counters = (const uint64_t *)&domain->stats[shard].counters;
+
+			sum[field] += dmap_load_relaxed(&counters[field]);
+		}
+	}
 	return 0;
 }
 

@@ -118,6 +118,22 @@ struct dmap_ops {
 	bool (*owns_addr)(struct dmap_domain *dom, struct dmap_dev *dev, dmap_addr_t addr);
 };
 
+/*
+ * Counters are sharded by dmap_cpu_hint() so that two CPUs counting on the
+ * same domain do not bounce one cache line between them (per-CPU counters,
+ * as Linux keeps its statistics); dmap_domain_get_stats() sums the shards.
+ */
+#define DMAP_STATS_SHARDS 8
+struct dmap_domain_stats_shard {
+	struct dmap_domain_stats counters; /* relaxed atomic adds */
+	/*
+	 * A 64-byte gap keeps neighbouring shards off a common cache line
+	 * without over-aligning struct dmap_domain (backends allocate it with
+	 * the environment's ordinary 16-byte alignment).
+	 */
+	uint8_t gap[64];
+};
+
 /**
  * struct dmap_domain - the common part of every backend instance.
  * Backends embed it and use container_of(); users only hold pointers.
@@ -134,7 +150,7 @@ struct dmap_domain {
 	bool counting;
 	struct dmap_debug_state *debug;
 	struct dmap_fault_ring *faults;
-	struct dmap_domain_stats stats; /* updated with relaxed atomic adds */
+	struct dmap_domain_stats_shard stats[DMAP_STATS_SHARDS];
 };
 
 /**
@@ -237,7 +253,9 @@ int dmap_domain_call_translate(struct dmap_domain *dom, struct dmap_dev *dev, dm
 			       struct dmap_fault *fault);
 
 /** dmap_domain_count() - add @n to one of @dom's counters (relaxed atomic). */
-#define dmap_domain_count(dom, field, n) dmap_atomic_add_relaxed(&(dom)->stats.field, (uint64_t)(n))
+#define dmap_domain_count(dom, field, n)                                                           \
+	dmap_atomic_add_relaxed(&(dom)->stats[dmap_cpu_hint() % DMAP_STATS_SHARDS].counters.field, \
+				(uint64_t)(n))
 
 /**
  * dmap_cache_sync_phys() - cache maintenance for a non-coherent device over
