@@ -42,24 +42,40 @@ static const char *dmap_access_name(unsigned int access)
 	return "read";
 }
 
-void dmap_fault_record(struct dmap_domain *dom, struct dmap_dev *dev, dmap_addr_t addr,
-		       unsigned int access, struct dmap_fault *fault)
+/*
+ * dmap_fault_draft_init() - what a translate hook may fill on a fault (see
+ * <dmap/ops.h>): clearing these three fields instead of the whole 100-byte
+ * record keeps the translation hit path cheap; dmap_fault_record() builds the
+ * complete record only when a fault really happens.
+ */
+static inline void dmap_fault_draft_init(struct dmap_fault *draft)
 {
-	if (!fault->reason)
-		fault->reason = DMAP_FAULT_TRANSLATION;
-	dmap_strlcpy(fault->device, dev->name, sizeof(fault->device));
-	fault->stream_id = dev->stream_id;
-	fault->addr = addr;
-	fault->access = access;
-	if (fault->raw_len > DMAP_FAULT_RAW_MAX)
-		fault->raw_len = DMAP_FAULT_RAW_MAX;
+	draft->reason = 0;
+	draft->raw_format = DMAP_FAULT_RAW_NONE;
+	draft->raw_len = 0;
+}
+
+void dmap_fault_record(struct dmap_domain *dom, struct dmap_dev *dev, dmap_addr_t addr,
+		       unsigned int access, const struct dmap_fault *draft)
+{
+	struct dmap_fault fault;
+
+	dmap_memset(&fault, 0, sizeof(fault));
+	fault.reason = draft->reason ? draft->reason : DMAP_FAULT_TRANSLATION;
+	fault.raw_format = draft->raw_format;
+	fault.raw_len = dmap_min(draft->raw_len, (uint32_t)DMAP_FAULT_RAW_MAX);
+	dmap_memcpy(fault.raw, draft->raw, fault.raw_len);
+	dmap_strlcpy(fault.device, dev->name, sizeof(fault.device));
+	fault.stream_id = dev->stream_id;
+	fault.addr = addr;
+	fault.access = access;
 	dmap_domain_count(dom, faults, 1);
-	dmap_fault_ring_push(dom->faults, fault);
+	dmap_fault_ring_push(dom->faults, &fault);
 	if (dmap_ratelimit_ok(dom->env, &dmap_fault_ratelimit))
 		dmap_log(dom->env, DMAP_LOG_WARN,
 			 "dmap: %s: %s fault at bus address 0x%llx (stream 0x%x, domain '%s'): %s",
 			 dev->name, dmap_access_name(access), (unsigned long long)addr,
-			 dev->stream_id, dom->name, dmap_fault_reason_name(fault->reason));
+			 dev->stream_id, dom->name, dmap_fault_reason_name(fault.reason));
 }
 
 #define DMAP_ACCESS_ALL (DMAP_ACCESS_READ | DMAP_ACCESS_WRITE | DMAP_ACCESS_PRIV | DMAP_ACCESS_EXEC)
@@ -136,7 +152,7 @@ int dmap_translate(struct dmap_dev *dev, dmap_addr_t addr, unsigned int access,
 	dom = dmap_device_side_domain(dev, "translate", addr, 1, &ret);
 	if (!dom)
 		return ret;
-	dmap_memset(&fault, 0, sizeof(fault));
+	dmap_fault_draft_init(&fault);
 	dmap_rcu_read_lock();
 	ret = dmap_translate_locked(dom, dev, addr, access, out, &fault);
 	dmap_rcu_read_unlock();
@@ -170,7 +186,7 @@ static int dmap_dev_access(struct dmap_dev *dev, dmap_addr_t addr, void *buf, si
 		dmap_addr_t fault_addr = addr;
 		size_t n = 0, done;
 
-		dmap_memset(&fault, 0, sizeof(fault));
+		dmap_fault_draft_init(&fault);
 		dmap_rcu_read_lock();
 		ret = dmap_translate_locked(dom, dev, addr, access, &t, &fault);
 		if (!ret) {

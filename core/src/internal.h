@@ -65,12 +65,13 @@ unsigned int dmap_fault_ring_capacity(const struct dmap_fault_ring *ring);
 #define DMAP_FAULT_RING_DEFAULT_CAPACITY 256
 
 /*
- * Complete @fault (reason already set by the backend) with @dev's name and
- * stream id, @addr and @access, push it into @dom's ring, count it in
- * stats.faults and log it (rate limited). core/src/device_access.c.
+ * Build a complete fault record from @draft (only reason and the raw record
+ * are read: what a translate hook may fill) with @dev's name and stream id,
+ * @addr and @access, push it into @dom's ring, count it in stats.faults and
+ * log it (rate limited). core/src/device_access.c.
  */
 void dmap_fault_record(struct dmap_domain *dom, struct dmap_dev *dev, dmap_addr_t addr,
-		       unsigned int access, struct dmap_fault *fault);
+		       unsigned int access, const struct dmap_fault *draft);
 
 /*
  * Copy between a buffer and physical memory, stopping at the first byte that

@@ -102,8 +102,11 @@ struct dmap_ops {
 	/**
 	 * @translate: (required) device-side lookup of @addr for @access. On
 	 * success fill @out and return 0. On a fault return -EFAULT and fill
-	 * @fault->reason (and @fault->raw* when the backend models a hardware
-	 * record); the core adds device, address, access and sequence and logs
+	 * @fault->reason (and @fault->raw_format, raw_len and raw[] when the
+	 * backend models a hardware record); those are the only fields a backend
+	 * may write, and the only ones the core initialises before the call
+	 * (reason 0, no raw record) so the hit path does not clear a whole
+	 * record. The core adds device, address, access and sequence and logs
 	 * it. Runs inside an RCU read section the core holds.
 	 */
 	int (*translate)(struct dmap_domain *dom, struct dmap_dev *dev, dmap_addr_t addr,
