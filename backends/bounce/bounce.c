@@ -1029,7 +1029,7 @@ int dmap_bounce_domain_create(struct dmap_ctx *ctx, const struct dmap_bounce_con
 	dmap_spin_init(&b->grow_lock);
 
 	ret = node_init(b, &b->primary, b->pool_size, b->phys_limit, nr_caches,
-			config->thread_caches);
+			!config->locked_caches);
 	if (ret) {
 		dmap_log(env, DMAP_LOG_ERR,
 			 "dmap: bounce pool '%s': cannot get %zu bytes below bus 0x%llx (%d)", name,

@@ -69,6 +69,7 @@
 #define CACHE_FREE 0u
 #define CACHE_LOCKED 1u /* held for one call by whoever won the CAS */
 #define CACHE_OWNED 2u /* belongs to the thread whose hint + 1 is in .owner */
+#define CACHE_REVOKING 3u /* taken from its owner; emptied after a grace period */
 
 /*
  * The hosted environment numbers threads uniquely and never reuses a number
@@ -89,8 +90,7 @@ struct pool_list {
 
 struct pool_cache {
 	uint32_t busy; /* CACHE_* */
-	uint32_t owner; /* CACHE_OWNED: the owner's dmap_cpu_hint() + 1 */
-	uint64_t seen_drain; /* drains the owner has answered */
+	uint32_t owner; /* CACHE_OWNED: the owner's dmap_cpu_hint() + 1, else 0 */
 	uint32_t count[DMAP_BOUNCE_POOL_CACHED_ORDERS];
 	uint32_t blocks[DMAP_BOUNCE_POOL_CACHED_ORDERS][DMAP_BOUNCE_POOL_CACHE_DEPTH];
 	/* counters of this shard, written by the holder, read by anyone */
@@ -98,6 +98,9 @@ struct pool_cache {
 	int64_t peak;
 	uint64_t peak_generation;
 	int64_t live_by_order[DMAP_BOUNCE_POOL_MAX_ORDERS];
+	/* revocation of an owned cache (CACHE_REVOKING) */
+	struct dmap_rcu_head rcu;
+	struct dmap_bounce_pool *pool;
 } __attribute__((aligned(64)));
 
 struct dmap_bounce_pool {
@@ -135,6 +138,7 @@ struct dmap_bounce_pool {
 	dmap_spinlock_t drain_lock;
 	bool lock_ready;
 	uint64_t drains;
+	uint32_t refs; /* 1 + revocations in flight: the metadata outlives them */
 };
 
 /* Freestanding builds may lack the popcount instruction and its libgcc helper. */
@@ -411,23 +415,23 @@ cache_get(struct dmap_bounce_pool *pool)
 	cache = &pool->caches[hint & (pool->nr_caches - 1)];
 #ifdef POOL_OWNED_CACHES
 	if (pool->owned_caches) {
-		if (dmap_likely(dmap_load_relaxed(&cache->owner) == hint + 1)) {
-			/* Someone ran short and drained: answer by emptying ours too. */
-			if (dmap_unlikely(dmap_load_relaxed(&pool->drains) != cache->seen_drain)) {
-				cache->seen_drain = dmap_load_relaxed(&pool->drains);
-				cache_empty(pool, cache);
-			}
+		/*
+		 * The read section is what lets another thread take the cache
+		 * away (drain_classes()): it empties it only after a grace
+		 * period, when no call that saw us as the owner is still in here.
+		 */
+		dmap_rcu_read_lock();
+		if (dmap_likely(dmap_load_relaxed(&cache->owner) == hint + 1))
 			return cache;
-		}
 		if (dmap_load_relaxed(&cache->busy) == CACHE_FREE &&
 		    __atomic_compare_exchange_n(&cache->busy, &idle, CACHE_OWNED, 0,
 						__ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
-			/* First use by this thread of a cache nobody owns: ours for good. */
-			cache->seen_drain = dmap_load_relaxed(&pool->drains);
+			/* A cache nobody owns: ours until someone revokes it. */
 			dmap_store_relaxed(&cache->owner, hint + 1);
 			return cache;
 		}
-		return NULL; /* owned by another thread: use the class lists */
+		dmap_rcu_read_unlock();
+		return NULL; /* owned by another thread or being revoked: use the class lists */
 	}
 #endif
 	if (dmap_load_relaxed(&cache->busy) != CACHE_FREE)
@@ -440,8 +444,15 @@ cache_get(struct dmap_bounce_pool *pool)
 
 static inline void cache_put(struct dmap_bounce_pool *pool, struct pool_cache *cache)
 {
-	if (cache && !pool->owned_caches)
-		dmap_store_release(&cache->busy, CACHE_FREE);
+	if (!cache)
+		return;
+#ifdef POOL_OWNED_CACHES
+	if (pool->owned_caches) {
+		dmap_rcu_read_unlock();
+		return;
+	}
+#endif
+	dmap_store_release(&cache->busy, CACHE_FREE);
 }
 
 /*
@@ -526,38 +537,73 @@ static inline __attribute__((always_inline)) long take_class(struct dmap_bounce_
 	return index;
 }
 
+static void pool_put(struct dmap_bounce_pool *pool);
+
+/*
+ * A revoked owned cache, one grace period after drain_classes() took it: no
+ * call that saw the old owner is still using it, and every later call sees
+ * that it has none, so its runs go back to the bitmap and anyone may own it
+ * again (its old owner too, if it is still alive). This is what returns the
+ * runs a thread that exited left in its cache.
+ */
+static void cache_reclaim_rcu(struct dmap_rcu_head *head)
+{
+	struct pool_cache *cache = dmap_container_of(head, struct pool_cache, rcu);
+	struct dmap_bounce_pool *pool = cache->pool;
+
+	cache_empty(pool, cache);
+	dmap_store_release(&cache->busy, CACHE_FREE);
+	pool_put(pool);
+}
+
 /*
  * Slow path: give everything the classes hold back to the bitmap. Locked
- * caches are taken and emptied here; an owned cache only by its owner (the
- * caller's own now, the others on their owners' next call, which notice the
- * drain count moved). @mine: the caller's owned cache or NULL.
+ * caches are taken and emptied here. An owned cache other than the
+ * caller's (@mine, emptied now) is revoked: its owner reads its ownership
+ * inside an RCU read section with plain loads and stores, so it is emptied
+ * by cache_reclaim_rcu() after a grace period, whether its owner is still
+ * running or has exited long ago. Its runs come back then, not now.
  */
 static void drain_classes(struct dmap_bounce_pool *pool, struct pool_cache *mine)
 {
+	const struct dmap_env *env = pool->env;
 	unsigned int i, o;
 
 	dmap_spin_lock(&pool->drain_lock);
-	if (mine) {
+	if (mine)
 		cache_empty(pool, mine);
-		mine->seen_drain = dmap_load_relaxed(&pool->drains) + 1;
-	}
 	for (i = 0; i < pool->nr_caches; i++) {
 		struct pool_cache *cache = &pool->caches[i];
-		uint32_t idle = CACHE_FREE;
 
-		if (dmap_load_relaxed(&cache->busy) == CACHE_OWNED)
+		if (cache == mine)
 			continue;
-		while (!__atomic_compare_exchange_n(&cache->busy, &idle, CACHE_LOCKED, 0,
-						    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
-			if (idle == CACHE_OWNED)
+		for (;;) {
+			uint32_t busy = dmap_load_relaxed(&cache->busy);
+
+			if (busy == CACHE_REVOKING)
 				break;
-			idle = CACHE_FREE;
-			dmap_cpu_relax();
+			if (busy == CACHE_OWNED) {
+				if (!env->ops->call_rcu)
+					break; /* cannot wait for its owner: it empties nothing */
+				if (!__atomic_compare_exchange_n(&cache->busy, &busy,
+								 CACHE_REVOKING, 0,
+								 __ATOMIC_ACQUIRE,
+								 __ATOMIC_RELAXED))
+					continue;
+				dmap_store_relaxed(&cache->owner, 0u);
+				__atomic_fetch_add(&pool->refs, 1u, __ATOMIC_RELAXED);
+				env->ops->call_rcu(env->cookie, &cache->rcu, cache_reclaim_rcu);
+				break;
+			}
+			if (busy == CACHE_FREE &&
+			    __atomic_compare_exchange_n(&cache->busy, &busy, CACHE_LOCKED, 0,
+							__ATOMIC_ACQUIRE, __ATOMIC_RELAXED)) {
+				cache_empty(pool, cache);
+				dmap_store_release(&cache->busy, CACHE_FREE);
+				break;
+			}
+			dmap_cpu_relax(); /* held for one call by another thread */
 		}
-		if (idle == CACHE_OWNED)
-			continue;
-		cache_empty(pool, cache);
-		dmap_store_release(&cache->busy, CACHE_FREE);
 	}
 	for (o = 0; o < DMAP_BOUNCE_POOL_CACHED_ORDERS; o++) {
 		uint32_t next = list_take_all(pool, o);
@@ -626,8 +672,23 @@ account(struct dmap_bounce_pool *pool, struct pool_cache *cache, int64_t units, 
 
 /* ---- public ------------------------------------------------------------------ */
 
-long dmap_bounce_pool_alloc(struct dmap_bounce_pool *pool, uint32_t units, unsigned int align_order,
-			    unsigned int boundary_order)
+static inline void set_run_state(struct dmap_bounce_pool *pool, long index, unsigned int order,
+				 uint32_t units)
+{
+	dmap_store_relaxed(&pool->slots[index].state,
+			   (dmap_load_relaxed(&pool->slots[index].state) &
+			    (DMAP_BOUNCE_STATE_GEN_MASK << DMAP_BOUNCE_STATE_GEN_SHIFT)) |
+				   (uint64_t)order << DMAP_BOUNCE_STATE_ORDER_SHIFT | units);
+}
+
+/*
+ * Everything but a hit in the caller's cache: argument checks, the class
+ * lists, the bitmap and the drain. Out of line so that the fast path
+ * (dmap_bounce_pool_alloc()) stays small enough to need few registers.
+ */
+static __attribute__((noinline)) long pool_alloc_slow(struct dmap_bounce_pool *pool, uint32_t units,
+						      unsigned int align_order,
+						      unsigned int boundary_order)
 {
 	struct pool_cache *cache;
 	unsigned int order;
@@ -673,6 +734,7 @@ long dmap_bounce_pool_alloc(struct dmap_bounce_pool *pool, uint32_t units, unsig
 			cache = NULL;
 		}
 		drain_classes(pool, mine);
+		cache = mine;
 		if (class_run) {
 			index = natural ? bitmap_alloc_top(pool, units, order, boundary_order,
 							   pool->lo) :
@@ -683,19 +745,50 @@ long dmap_bounce_pool_alloc(struct dmap_bounce_pool *pool, uint32_t units, unsig
 		} else {
 			index = bitmap_alloc(pool, units, align_order, boundary_order);
 		}
-		if (index < 0)
+		if (index < 0) {
+			cache_put(pool, cache);
 			return -DMAP_ENOSPC;
+		}
 	}
 	for (i = 0; i < units; i++)
 		dmap_store_relaxed(&pool->run_head[index + i], (uint32_t)index + 1);
 done:
-	dmap_store_relaxed(&pool->slots[index].state,
-			   (dmap_load_relaxed(&pool->slots[index].state) &
-			    (DMAP_BOUNCE_STATE_GEN_MASK << DMAP_BOUNCE_STATE_GEN_SHIFT)) |
-				   (uint64_t)order << DMAP_BOUNCE_STATE_ORDER_SHIFT | units);
+	set_run_state(pool, index, order, units);
 	account(pool, cache, (int64_t)units, order);
 	cache_put(pool, cache);
 	return index;
+}
+
+long dmap_bounce_pool_alloc(struct dmap_bounce_pool *pool, uint32_t units, unsigned int align_order,
+			    unsigned int boundary_order)
+{
+	unsigned int order = ceil_log2_u32(units);
+
+	/* Fast path: a recycled run of this class from the caller's cache. */
+	if (dmap_likely((1u << order) == units && order < DMAP_BOUNCE_POOL_CACHED_ORDERS &&
+			align_order <= pool->top_order)) {
+		struct pool_cache *cache = cache_get(pool);
+
+		if (dmap_likely(cache != NULL)) {
+			uint32_t n = cache->count[order];
+
+			if (dmap_likely(n != 0)) {
+				uint32_t index = cache->blocks[order][n - 1];
+
+				if (dmap_likely(run_fits(pool, index, units, align_order,
+							 boundary_order))) {
+					dmap_store_relaxed(&cache->count[order], n - 1);
+					/* its run_head entries are still ours */
+					set_run_state(pool, index, order, units);
+					account(pool, cache, (int64_t)units, order);
+					cache_put(pool, cache);
+					return index;
+				}
+			}
+			cache_put(pool, cache);
+		}
+	}
+	return pool_alloc_slow(pool, units, align_order, boundary_order);
 }
 
 void dmap_bounce_pool_publish(struct dmap_bounce_pool *pool, long index)
@@ -717,18 +810,44 @@ bool dmap_bounce_pool_claim(struct dmap_bounce_pool *pool, long index, uint64_t 
 	return dmap_cmpxchg(&pool->slots[index].state, &expected, state & ~DMAP_BOUNCE_STATE_LIVE);
 }
 
+/* Everything but room in the caller's cache (see pool_alloc_slow()). */
+static __attribute__((noinline)) void pool_free_slow(struct dmap_bounce_pool *pool, long index,
+						     uint32_t units, unsigned int order)
+{
+	struct pool_cache *cache = cache_get(pool);
+
+	account(pool, cache, -(int64_t)units, order);
+	release_run(pool, cache, (uint32_t)index, units);
+	cache_put(pool, cache);
+}
+
 void dmap_bounce_pool_free(struct dmap_bounce_pool *pool, long index)
 {
 	struct dmap_bounce_slot *slot = &pool->slots[index];
 	uint64_t state = dmap_load_relaxed(&slot->state);
 	uint32_t units = dmap_bounce_state_units(state);
-	struct pool_cache *cache;
+	unsigned int order = dmap_bounce_state_order(state);
 
 	dmap_store_relaxed(&slot->state, state & ~DMAP_BOUNCE_STATE_LIVE);
-	cache = cache_get(pool);
-	account(pool, cache, -(int64_t)units, dmap_bounce_state_order(state));
-	release_run(pool, cache, (uint32_t)index, units);
-	cache_put(pool, cache);
+	/* Fast path: a naturally placed class run into the caller's cache. */
+	if (dmap_likely((1u << order) == units && order < DMAP_BOUNCE_POOL_CACHED_ORDERS &&
+			is_natural(pool, (uint32_t)index, order))) {
+		struct pool_cache *cache = cache_get(pool);
+
+		if (dmap_likely(cache != NULL)) {
+			uint32_t n = cache->count[order];
+
+			if (dmap_likely(n < pool->depth[order])) {
+				cache->blocks[order][n] = (uint32_t)index;
+				dmap_store_relaxed(&cache->count[order], n + 1);
+				account(pool, cache, -(int64_t)units, order);
+				cache_put(pool, cache);
+				return;
+			}
+			cache_put(pool, cache);
+		}
+	}
+	pool_free_slow(pool, index, units, order);
 }
 
 long dmap_bounce_pool_find(const struct dmap_bounce_pool *pool, dmap_phys_t phys, uint64_t *state)
@@ -926,19 +1045,19 @@ int dmap_bounce_pool_create(const struct dmap_env *env,
 	/* Slots before the base and in the last word's tail never exist. */
 	for (i = 0; i < pool->words; i++)
 		pool->bitmap[i] = ~word_mask(i, pool->lo, pool->hi);
+	for (i = 0; i < pool->nr_caches; i++)
+		pool->caches[i].pool = pool;
 	dmap_spin_init(&pool->drain_lock);
 	pool->lock_ready = true;
+	pool->refs = 1;
 	*out = pool;
 	return 0;
 }
 
-void dmap_bounce_pool_destroy(struct dmap_bounce_pool *pool)
+static void pool_free_metadata(struct dmap_bounce_pool *pool)
 {
-	const struct dmap_env *env;
+	const struct dmap_env *env = pool->env;
 
-	if (!pool)
-		return;
-	env = pool->env;
 	if (pool->slots)
 		env->ops->free(env->cookie, pool->slots, pool->slots_bytes);
 	if (pool->bitmap)
@@ -950,4 +1069,22 @@ void dmap_bounce_pool_destroy(struct dmap_bounce_pool *pool)
 	if (pool->lock_ready)
 		dmap_spin_destroy(&pool->drain_lock);
 	env->ops->free(env->cookie, pool, sizeof(*pool));
+}
+
+/* Revocations in flight (cache_reclaim_rcu) keep the metadata they empty into. */
+static void pool_put(struct dmap_bounce_pool *pool)
+{
+	if (__atomic_sub_fetch(&pool->refs, 1u, __ATOMIC_ACQ_REL) == 0)
+		pool_free_metadata(pool);
+}
+
+void dmap_bounce_pool_destroy(struct dmap_bounce_pool *pool)
+{
+	if (!pool)
+		return;
+	if (!pool->refs) { /* failed creation */
+		pool_free_metadata(pool);
+		return;
+	}
+	pool_put(pool);
 }

@@ -164,6 +164,21 @@ static void stress_pool(unsigned int caches, bool thread_caches, long ops)
 				POOL_SLOTS);
 			failures++;
 		}
+		/*
+		 * The exited threads' caches come back: the first failing request
+		 * revokes them, and after a grace period the whole pool is one run.
+		 */
+		a = dmap_bounce_pool_alloc(pool, POOL_SLOTS, 0, DMAP_BOUNCE_NO_BOUNDARY);
+		if (a < 0) {
+			env->ops->rcu_barrier(env->cookie);
+			a = dmap_bounce_pool_alloc(pool, POOL_SLOTS, 0, DMAP_BOUNCE_NO_BOUNDARY);
+		}
+		b = dmap_bounce_pool_alloc(pool, 1, 0, DMAP_BOUNCE_NO_BOUNDARY);
+		if (a < 0 || b != -DMAP_ENOSPC) {
+			fprintf(stderr, "pool: dead threads' caches did not come back (%ld, %ld)\n",
+				a, b);
+			failures++;
+		}
 	} else {
 		/* Nothing lost: the whole pool as one run (this drains the size classes). */
 		a = dmap_bounce_pool_alloc(pool, POOL_SLOTS, 0, DMAP_BOUNCE_NO_BOUNDARY);

@@ -817,7 +817,8 @@ static void empty_pool_serves_full_capacity(unsigned int seed)
 	static const size_t choice[] = { 2048, 4096, 6000, 64 << 10, 100 << 10, 256 << 10 };
 	struct dmap_bounce_config cfg = { .name = "refill",
 					  .pool_size = 8 << 20,
-					  .max_mapping_size = 256 << 10 };
+					  .max_mapping_size = 256 << 10,
+					  .locked_caches = seed % 2 };
 	dmap_addr_t bus[64];
 	size_t sizes[64];
 	unsigned int rng = seed, live = 0, i;

@@ -5,6 +5,7 @@
  * exhaustion and recovery (the whole pool comes back), a region
  * whose base is not aligned to the top block, and statistics.
  */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -354,4 +355,80 @@ Test(pool, empty_pool_serves_every_class_in_full_thread_owned)
 	thread_caches = true;
 	for (unsigned int seed = 1; seed <= 6; seed++)
 		refill_run(4, 1, seed);
+}
+
+/*
+ * A thread that owns a cache and exits leaves runs in it. The next request
+ * that runs short revokes the cache; one grace period later its runs are
+ * back in the bitmap and the cache can be owned by another thread.
+ */
+struct exiting_thread_arg {
+	struct dmap_bounce_pool *pool;
+	long runs[8];
+};
+
+static void *exiting_thread(void *arg)
+{
+	struct exiting_thread_arg *a = arg;
+
+	for (int i = 0; i < 8; i++)
+		a->runs[i] = dmap_bounce_pool_alloc(a->pool, 1, 0, DMAP_BOUNCE_NO_BOUNDARY);
+	for (int i = 0; i < 8; i++)
+		if (a->runs[i] >= 0)
+			dmap_bounce_pool_free(a->pool, a->runs[i]);
+	return NULL;
+}
+
+Test(pool, exited_threads_caches_are_revoked_and_reclaimed)
+{
+	struct dmap_bounce_pool_stats st;
+	struct exiting_thread_arg arg;
+	pthread_t t;
+	long whole;
+
+	thread_caches = true;
+	/* One cache: the exited thread's cache is the one every later thread maps to. */
+	arg.pool = make(0x40000000, 1 << 20, 9, 1);
+	cr_assert_eq(pthread_create(&t, NULL, exiting_thread, &arg), 0);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	for (int i = 0; i < 8; i++)
+		cr_assert_geq(arg.runs[i], 0);
+	dmap_bounce_pool_get_stats(arg.pool, &st);
+	cr_assert_eq(st.free_by_order[0], 8, "the exited thread's cache keeps its runs");
+	cr_assert_eq(st.slots_free, 512 - 8);
+	/* The whole pool: the drain revokes the dead thread's cache (its runs come later). */
+	whole = dmap_bounce_pool_alloc(arg.pool, 512, 0, DMAP_BOUNCE_NO_BOUNDARY);
+	if (whole < 0) {
+		cr_assert_eq(whole, -DMAP_ENOSPC);
+		env->ops->rcu_barrier(env->cookie);
+		whole = dmap_bounce_pool_alloc(arg.pool, 512, 0, DMAP_BOUNCE_NO_BOUNDARY);
+	}
+	cr_assert_geq(whole, 0, "the dead thread's runs never came back");
+	dmap_bounce_pool_get_stats(arg.pool, &st);
+	cr_assert_eq(st.free_by_order[0], 0);
+	cr_assert_eq(st.slots_in_use, 512);
+	dmap_bounce_pool_free(arg.pool, whole);
+	/* The revoked cache is free again: this thread owns it and recycles through it. */
+	whole = dmap_bounce_pool_alloc(arg.pool, 1, 0, DMAP_BOUNCE_NO_BOUNDARY);
+	dmap_bounce_pool_free(arg.pool, whole);
+	cr_assert_eq(dmap_bounce_pool_alloc(arg.pool, 1, 0, DMAP_BOUNCE_NO_BOUNDARY), whole,
+		     "the same run comes back from this thread's cache");
+	dmap_bounce_pool_get_stats(arg.pool, &st);
+	cr_assert_eq(st.free_by_order[0], 0);
+	dmap_bounce_pool_destroy(arg.pool);
+}
+
+/* Destroying a pool with a revocation in flight: the metadata waits for it. */
+Test(pool, destroy_with_a_revocation_in_flight)
+{
+	struct exiting_thread_arg arg;
+	pthread_t t;
+
+	thread_caches = true;
+	arg.pool = make(0x40000000, 1 << 20, 9, 1);
+	cr_assert_eq(pthread_create(&t, NULL, exiting_thread, &arg), 0);
+	cr_assert_eq(pthread_join(t, NULL), 0);
+	dmap_bounce_pool_alloc(arg.pool, 512, 0, DMAP_BOUNCE_NO_BOUNDARY);
+	dmap_bounce_pool_destroy(arg.pool);
+	env->ops->rcu_barrier(env->cookie);
 }

@@ -74,13 +74,17 @@ struct dmap_bounce_memory_ops {
  * @slot_size: smallest unit, a power of two from 512 to 65536 (0: 2 KiB).
  * @nr_caches: per-CPU caches, a power of two up to 64 (0: 16).
  * @no_caches: use no per-CPU caches at all (every call goes to the shared lists).
- * @thread_caches: hosted environment only (ignored elsewhere): each thread owns
- *       the cache it first uses outright, so the fast path has no atomic
- *       instruction at all (locked caches cost two compare-and-swaps per
- *       map+unmap). For long-lived threads: the runs cached by a thread that
- *       exits stay parked there (all caches together hold at most about a
- *       quarter of the primary pool), and a thread finding its cache owned by
- *       another uses the shared lists.
+ * @thread_caches: ignored (kept for source compatibility): in the hosted
+ *       environment each thread owns the cache it first uses unless
+ *       @locked_caches says otherwise.
+ * @locked_caches: hosted environment only: lock a per-CPU cache for each call
+ *       (two compare-and-swaps per map+unmap, what every other environment
+ *       does) instead of letting each thread own the cache it first uses.
+ *       Owned caches have no atomic instruction on the fast path; a drain
+ *       (a request that found no room) revokes the other threads' caches and
+ *       their runs return to the pool one RCU grace period later, whether
+ *       their threads are still running or have exited. A thread that finds
+ *       its cache owned by another uses the shared lists.
  * @allow_growth: when the pools are full, add a pool of @pool_size bytes (or
  *       the mapping's size, if larger) as long as the added pools stay within
  *       @growth_cap. The memory hook runs in the map path, so the environment
@@ -110,6 +114,7 @@ struct dmap_bounce_config {
 	unsigned int nr_caches;
 	bool no_caches;
 	bool thread_caches;
+	bool locked_caches;
 	bool allow_growth;
 	size_t growth_cap;
 	uint64_t bus_offset;
