@@ -26,20 +26,33 @@
  * bitmap, to a per-CPU cache (a few per class) or to the class's lock-free
  * list, and the next request of that class takes one back without touching
  * the bitmap. Each cache is picked by dmap_cpu_hint() and taken with one
- * uncontended compare-and-swap on a line nobody else writes (or, hosted and
- * opt-in, owned by one thread and used with no atomic instruction at all); a
- * thread that finds its cache held by another one sharing the shard uses the
- * class lists instead, so no path ever waits. The class lists are Treiber stacks whose
+ * uncontended compare-and-swap on a line nobody else writes (or, in the
+ * hosted environment by default, owned by one thread and used with no atomic
+ * instruction at all, inside an RCU read section); a thread that finds its
+ * cache held by another one sharing the shard uses the class lists instead,
+ * so no path ever waits. The class lists are Treiber stacks whose
  * head is (tag << 32 | index + 1); the tag changes on every update, so a pop
  * that read a head, was preempted while the run was popped and pushed back,
  * fails its CAS instead of installing a stale successor (ABA). A 32-bit tag
  * would have to wrap exactly between one thread's load and its CAS.
  *
+ * Recycling a run in place keeps the place it was given, so class runs are
+ * placed naturally: at an offset from the region's first slot that is a
+ * multiple of their size (as Linux's IOVA allocator size-aligns the ranges
+ * its rcache recycles). Runs of one class then tile the region, and no
+ * recycled run sits across the boundary of a bigger one: after any history,
+ * an empty pool serves every class to its full capacity. A class run that
+ * finds no natural place even after a drain takes any place at its asked
+ * alignment, and goes back to the bitmap, not to a class, when freed.
+ *
  * The classes hold memory the first-fit search cannot see, so they are
  * bounded (a few runs per cache, 16 per list) and, before an allocation
  * fails, the slow path drains every cache and list back into the bitmap
- * under the pool's drain lock and searches again. That lock is only ever
- * taken by an allocation that would otherwise fail.
+ * under the pool's drain lock and searches again (Linux:
+ * alloc_iova_fast(flush_rcache=true)). That lock is only ever taken by an
+ * allocation that would otherwise fail. An owned cache of another thread
+ * cannot be emptied under its owner's plain stores: the drain revokes it and
+ * an RCU callback empties it a grace period later (drain_classes()).
  *
  * Finding the run that holds an address: every slot of a run carved from the
  * bitmap records its head (run_head); a run recycled through a class keeps
@@ -74,10 +87,13 @@
 /*
  * The hosted environment numbers threads uniquely and never reuses a number
  * (dmap_env_inline.h), so a thread can own a cache outright and use it with
- * plain loads and stores (opt-in: params.thread_caches). Other environments
- * promise no such thing (a kernel's CPU number is shared by every task that
- * runs there), so their caches are locked per call. An owned cache is
- * emptied only by its owner; one whose thread exited keeps its runs.
+ * plain loads and stores (params.thread_caches, the hosted default). Other
+ * environments promise no such thing (a kernel's CPU number is shared by
+ * every task that runs there), so their caches are locked per call. The
+ * owner checks its ownership and uses the cache inside an RCU read section
+ * (urcu-bp: a TLS access and a compiler barrier), which is what lets a drain
+ * take the cache away from a running thread, or from one that exited,
+ * without any atomic instruction on the owner's side.
  */
 #ifdef DMAP_ENV_HOSTED
 #define POOL_OWNED_CACHES 1
@@ -444,6 +460,7 @@ cache_get(struct dmap_bounce_pool *pool)
 
 static inline void cache_put(struct dmap_bounce_pool *pool, struct pool_cache *cache)
 {
+	(void)pool; /* only owned caches need it */
 	if (!cache)
 		return;
 #ifdef POOL_OWNED_CACHES
@@ -538,6 +555,7 @@ static inline __attribute__((always_inline)) long take_class(struct dmap_bounce_
 }
 
 static void pool_put(struct dmap_bounce_pool *pool);
+static void pool_free_metadata(struct dmap_bounce_pool *pool);
 
 /*
  * A revoked owned cache, one grace period after drain_classes() took it: no
@@ -585,10 +603,9 @@ static void drain_classes(struct dmap_bounce_pool *pool, struct pool_cache *mine
 			if (busy == CACHE_OWNED) {
 				if (!env->ops->call_rcu)
 					break; /* cannot wait for its owner: it empties nothing */
-				if (!__atomic_compare_exchange_n(&cache->busy, &busy,
-								 CACHE_REVOKING, 0,
-								 __ATOMIC_ACQUIRE,
-								 __ATOMIC_RELAXED))
+				if (!__atomic_compare_exchange_n(
+					    &cache->busy, &busy, CACHE_REVOKING, 0,
+					    __ATOMIC_ACQUIRE, __ATOMIC_RELAXED))
 					continue;
 				dmap_store_relaxed(&cache->owner, 0u);
 				__atomic_fetch_add(&pool->refs, 1u, __ATOMIC_RELAXED);
@@ -1034,7 +1051,7 @@ int dmap_bounce_pool_create(const struct dmap_env *env,
 			env->ops->alloc(env->cookie, pool->caches_bytes, 64, DMAP_ALLOC_ZERO);
 	if (!pool->slots || !pool->bitmap || !pool->run_head ||
 	    (pool->caches_bytes && !pool->caches)) {
-		dmap_bounce_pool_destroy(pool);
+		pool_free_metadata(pool);
 		return -DMAP_ENOMEM;
 	}
 	dmap_memset(pool->slots, 0, pool->slots_bytes);
@@ -1080,11 +1097,6 @@ static void pool_put(struct dmap_bounce_pool *pool)
 
 void dmap_bounce_pool_destroy(struct dmap_bounce_pool *pool)
 {
-	if (!pool)
-		return;
-	if (!pool->refs) { /* failed creation */
-		pool_free_metadata(pool);
-		return;
-	}
-	pool_put(pool);
+	if (pool)
+		pool_put(pool);
 }

@@ -72,8 +72,10 @@ struct dmap_bounce_slot {
  * @nr_caches: per-CPU caches, 0 (none) or a power of two up to
  *             DMAP_BOUNCE_POOL_MAX_CACHES.
  * @thread_caches: hosted environment only (ignored elsewhere): a thread owns
- *             the cache it first uses outright, with no atomic instruction on
- *             the fast path; runs cached by a thread that exits stay there.
+ *             the cache it first uses, with no atomic instruction on the fast
+ *             path (an RCU read section instead); a drain revokes the other
+ *             threads' caches, whose runs return one grace period later
+ *             (env->ops->call_rcu), whether their threads run or have exited.
  */
 struct dmap_bounce_pool_params {
 	dmap_phys_t phys;
@@ -119,7 +121,11 @@ int dmap_bounce_pool_create(const struct dmap_env *env,
 			    const struct dmap_bounce_pool_params *params,
 			    struct dmap_bounce_pool **out);
 
-/** dmap_bounce_pool_destroy() - free the metadata (not the region). NULL: no-op. */
+/**
+ * dmap_bounce_pool_destroy() - free the metadata (not the region). NULL: no-op.
+ * No call may be in flight. A revoked thread cache still waiting for its
+ * grace period keeps the metadata until its callback has run.
+ */
 void dmap_bounce_pool_destroy(struct dmap_bounce_pool *pool);
 
 /**
@@ -129,8 +135,9 @@ void dmap_bounce_pool_destroy(struct dmap_bounce_pool *pool);
  * no boundary).
  * Context: any; lock-free except for the slow path, which one thread at a
  * time runs under the pool's lock when nothing fits (it drains the classes
- * back into the bitmap). Returns the head slot index, or -ENOSPC (nothing
- * fits) or -E2BIG (larger than 2^top_order slots).
+ * back into the bitmap, and queues an RCU callback per revoked thread
+ * cache). Returns the head slot index, or -ENOSPC (nothing fits) or -E2BIG
+ * (larger than 2^top_order slots).
  */
 long dmap_bounce_pool_alloc(struct dmap_bounce_pool *pool, uint32_t units, unsigned int align_order,
 			    unsigned int boundary_order);
