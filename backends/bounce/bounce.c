@@ -538,8 +538,14 @@ static dmap_addr_t dmap_bounce_map_phys(struct dmap_domain *dom, struct dmap_dev
 		if (!ret)
 			dmap_atomic_add_relaxed(&this_shard(b)->bytes_to_device, size);
 	} else {
-		/* The driver syncs later; meanwhile the device must not see a previous user's data. */
-		ret = dmap_phys_fill(env, data_phys, 0, size);
+		/*
+		 * The driver syncs later; meanwhile the device must not see a
+		 * previous user's data. The original must still be RAM: unmap and
+		 * sync will copy to and from it.
+		 */
+		ret = dmap_phys_check_ram(env, phys, size);
+		if (!ret)
+			ret = dmap_phys_fill(env, data_phys, 0, size);
 	}
 	if (dmap_unlikely(ret)) {
 		node_free_run(b, node, index);

@@ -25,8 +25,22 @@
  * device wrote. An address the device could never have been given (above
  * its DMA limit, not the fallback's) is reported as -ENOENT.
  *
+ * Cache maintenance needs RAM, so one rule decides where "no RAM" is an
+ * error: at map time, and only when maintenance is due (a non-coherent
+ * device in an environment with cache hooks) and the caller did not say
+ * DMAP_ATTR_MMIO. Such a map fails; an MMIO mapping maps unchecked. Unmap
+ * and sync then never fail for want of RAM: what reaches them without RAM
+ * is device memory, which has no cached lines. A coherent system never
+ * looks at RAM at all (dma-direct does not either).
+ *
  * Device side: translate inverts the arithmetic. An address above the
- * device's limit is an address-size fault (the device cannot drive it), an
+ * device's reach is an address-size fault (the device cannot drive it). Its
+ * reach is the wider of its streaming and coherent limits: the masks are
+ * accepted in any order (Linux's dma_set_coherent_mask() does not compare
+ * them), and a driver that declares a coherent mask wider than the
+ * streaming one says the device drives those addresses for its coherent
+ * buffers (descriptor rings behind 64-bit registers, data behind 32-bit
+ * ones), so it must reach what alloc_coherent gave it. An
  * address whose physical page is not RAM is a no-memory fault, and direct
  * memory is readable and writable (no IOMMU enforces direction). The
  * contiguous length comes from the environment, so device accesses walk
@@ -86,14 +100,49 @@ dmap_identity_map_slow(struct dmap_identity *id, struct dmap_dev *dev, dmap_phys
 	return DMAP_MAPPING_ERROR;
 }
 
-/* Direct mapping for a non-coherent device: clean the CPU caches first. */
+/*
+ * Direct mapping for a non-coherent device. Its cache maintenance (clean
+ * now, invalidate at unmap/sync) needs RAM behind every byte, whatever the
+ * direction and even with SKIP_CPU_SYNC (a later unmap or sync still does
+ * it), so a range without RAM fails here rather than at unmap: Linux's
+ * dma_map_page() can only be given RAM (a struct page). Device memory is
+ * mapped with DMAP_ATTR_MMIO (dma_map_resource()): never cache-maintained,
+ * never checked.
+ */
 static __attribute__((noinline)) dmap_addr_t
 dmap_identity_map_sync(struct dmap_identity *id, struct dmap_dev *dev, dmap_phys_t phys,
 		       size_t size, enum dmap_dir dir, unsigned long attrs)
 {
-	if (!(attrs & (DMAP_ATTR_SKIP_CPU_SYNC | DMAP_ATTR_MMIO)))
-		dmap_cache_sync_phys(id->dom.env, dev, phys, size, dir, false);
+	const struct dmap_env *env = id->dom.env;
+
+	if (attrs & DMAP_ATTR_MMIO)
+		return phys + id->bus_offset;
+	if (dmap_phys_check_ram(env, phys, size) ||
+	    (!(attrs & DMAP_ATTR_SKIP_CPU_SYNC) &&
+	     dmap_cache_sync_phys(env, dev, phys, size, dir, false))) {
+		if (!(attrs & DMAP_ATTR_NO_WARN) && dmap_ratelimit_ok(env, &id->ratelimit))
+			dmap_log(
+				env, DMAP_LOG_WARN,
+				"dmap: %s: identity '%s': no RAM behind phys 0x%llx size 0x%zx: a non-coherent device's mapping needs cache maintenance (device memory: map with DMAP_ATTR_MMIO)",
+				dev->name, id->dom.name, (unsigned long long)phys, size);
+		return DMAP_MAPPING_ERROR;
+	}
 	return phys + id->bus_offset;
+}
+
+/*
+ * Cache maintenance at unmap or sync of a direct range. A byte without RAM
+ * can only belong to a DMAP_ATTR_MMIO mapping (map refused every other
+ * one), and device memory has nothing cached to maintain: the walk stops
+ * there and the call succeeds, as dma_direct_unmap_phys() returns early for
+ * DMA_ATTR_MMIO. Linux has no way to tell a sync of such a mapping apart
+ * either; dmap keeps it harmless.
+ */
+static int dmap_identity_cache_sync(struct dmap_identity *id, struct dmap_dev *dev,
+				    dmap_phys_t phys, size_t size, enum dmap_dir dir, bool for_cpu)
+{
+	(void)dmap_cache_sync_phys(id->dom.env, dev, phys, size, dir, for_cpu);
+	return 0;
 }
 
 static dmap_addr_t dmap_identity_map_phys(struct dmap_domain *dom, struct dmap_dev *dev,
@@ -128,7 +177,7 @@ dmap_identity_unmap_slow(struct dmap_identity *id, struct dmap_dev *dev, dmap_ad
 	}
 	if (dmap_identity_needs_cache_ops(id, dev) &&
 	    !(attrs & (DMAP_ATTR_SKIP_CPU_SYNC | DMAP_ATTR_MMIO)))
-		return dmap_cache_sync_phys(dom->env, dev, addr - id->bus_offset, size, dir, true);
+		return dmap_identity_cache_sync(id, dev, addr - id->bus_offset, size, dir, true);
 	return 0;
 }
 
@@ -161,7 +210,7 @@ static int dmap_identity_sync(struct dmap_domain *dom, struct dmap_dev *dev, dma
 	}
 	if (!dmap_identity_needs_cache_ops(id, dev))
 		return 0;
-	return dmap_cache_sync_phys(dom->env, dev, addr - id->bus_offset, size, dir, for_cpu);
+	return dmap_identity_cache_sync(id, dev, addr - id->bus_offset, size, dir, for_cpu);
 }
 
 static int dmap_identity_sync_for_cpu(struct dmap_domain *dom, struct dmap_dev *dev,
@@ -181,7 +230,7 @@ static int dmap_identity_translate(struct dmap_domain *dom, struct dmap_dev *dev
 				   struct dmap_fault *fault)
 {
 	struct dmap_identity *id = to_identity(dom);
-	uint64_t limit = dmap_dev_dma_limit(dev);
+	uint64_t limit = dmap_max(dmap_dev_dma_limit(dev), dmap_dev_coherent_limit(dev));
 	const struct dmap_env *env = dom->env;
 	dmap_phys_t phys;
 	size_t contig = 0;

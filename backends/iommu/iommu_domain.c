@@ -27,6 +27,17 @@
  * invalidates the unmapped range itself (what add_page would have gathered)
  * before returning; deferred mode hands IOVA and pages to the flush queue.
  *
+ * Live mappings: every mapping handed out is recorded (first IOVA -> range,
+ * bus address, size, kind, device) so that unmap, sync and free_coherent
+ * act only on exactly a live mapping and otherwise fail having changed
+ * nothing; rounding an arbitrary address to granules and unmapping whatever
+ * they hold would free IOVA someone else still uses (see "live mappings"
+ * below for the structure and its cost).
+ *
+ * Non-coherent devices get Linux's cache maintenance: clean at map,
+ * invalidate at unmap (not with SKIP_CPU_SYNC, never for MMIO), and a range
+ * without RAM is refused at map time where that maintenance is due.
+ *
  * Untrusted devices (Linux: dev_is_untrusted + swiotlb): a buffer that does
  * not start and end on granule boundaries would expose its neighbours in the
  * same granule, so it is first bounced. The bounce domain is asked for the
@@ -107,10 +118,16 @@ static void iommu_add_page_cb(struct dmap_iommu_gather *g, uint64_t iova, size_t
 	g->pgsize = granule;
 }
 
+static void iommu_retire_tables_cb(struct dmap_pgtable_freelist *list, void *cookie)
+{
+	dmap_iommu_free_tables_rcu(cookie, list);
+}
+
 static const struct dmap_pgtable_flush_ops iommu_flush_ops = {
 	.flush_all = iommu_flush_all_cb,
 	.flush_walk = iommu_flush_walk_cb,
 	.add_page = iommu_add_page_cb,
+	.retire_tables = iommu_retire_tables_cb,
 };
 
 struct table_free_rcu {
@@ -175,6 +192,257 @@ void dmap_iommu_free_iova(struct dmap_iommu_domain *d, uint64_t iova, uint64_t c
 			d->env, DMAP_LOG_ERR,
 			"iommu %s: IOVA range [%llx, +%llx granules) freed twice or never allocated",
 			d->name, (unsigned long long)iova, (unsigned long long)count);
+}
+
+/* ---- live mappings ------------------------------------------------------ */
+
+/*
+ * Every mapping the domain hands out is recorded here (first IOVA -> range,
+ * kind, bus address, size), so that unmap, sync and free_coherent can refuse
+ * an address and size that are not exactly one live mapping's instead of
+ * tearing down whatever the granules they cover belong to (and freeing IOVA
+ * that someone else still uses). A hash, not the range map: its writes are
+ * O(n) array copies, and every map and unmap writes. Striped: 64 locks of
+ * 64 chains each, so threads mapping at once rarely meet; each lock is a
+ * test-and-set word held for a few loads and stores (never across a table
+ * write), cheaper than an environment mutex. Each stripe keeps a few spare
+ * entries so the hot path (map, unmap, the IOVA reused from a magazine: the
+ * same stripe) does not call the allocator. Unmap *takes* the entry (check
+ * and unlink under one lock) before touching the tables, so of two racing
+ * unmaps of one mapping exactly one proceeds.
+ */
+static inline unsigned int live_hash(const struct dmap_iommu_domain *d, uint64_t iova)
+{
+	return (unsigned int)(((iova >> d->granule_shift) * 0x9e3779b97f4a7c15ull) >> 52);
+}
+
+static inline struct iommu_live_stripe *live_stripe(struct dmap_iommu_domain *d, unsigned int h)
+{
+	return &d->live[h % IOMMU_LIVE_STRIPES];
+}
+
+static inline void live_lock(struct iommu_live_stripe *s)
+{
+	while (__atomic_exchange_n(&s->lock, 1, __ATOMIC_ACQUIRE))
+		while (__atomic_load_n(&s->lock, __ATOMIC_RELAXED))
+			dmap_cpu_relax();
+}
+
+static inline void live_unlock(struct iommu_live_stripe *s)
+{
+	__atomic_store_n(&s->lock, 0, __ATOMIC_RELEASE);
+}
+
+static int live_insert(struct dmap_iommu_domain *d, const struct iommu_live *tmpl)
+{
+	unsigned int h = live_hash(d, tmpl->iova);
+	struct iommu_live_stripe *s = live_stripe(d, h);
+	struct iommu_live *e;
+
+	live_lock(s);
+	e = s->spare;
+	if (dmap_likely(e)) {
+		s->spare = e->next;
+		s->nr_spare--;
+	} else {
+		live_unlock(s);
+		e = dmap_env_alloc(d->env, sizeof(*e), DMAP_ALLOC_ATOMIC);
+		if (!e)
+			return -DMAP_ENOMEM;
+		live_lock(s);
+	}
+	*e = *tmpl;
+	e->next = s->bucket[h / IOMMU_LIVE_STRIPES];
+	s->bucket[h / IOMMU_LIVE_STRIPES] = e;
+	live_unlock(s);
+	return 0;
+}
+
+/* Under the stripe lock: the entry whose first IOVA is @iova, and its link. */
+static inline struct iommu_live **live_slot(struct iommu_live_stripe *s, unsigned int h,
+					    uint64_t iova)
+{
+	struct iommu_live **p = &s->bucket[h / IOMMU_LIVE_STRIPES];
+
+	while (*p && (*p)->iova != iova)
+		p = &(*p)->next;
+	return p;
+}
+
+static bool live_matches(const struct iommu_live *e, const struct iommu_live *want)
+{
+	if (e->kind != want->kind || e->bus != want->bus || e->size != want->size ||
+	    e->dev != want->dev)
+		return false;
+	return want->kind != IOMMU_LIVE_COHERENT || e->cpu == want->cpu;
+}
+
+/*
+ * Look up the mapping that starts at @want->iova; copy it to @found. With
+ * @take, unlink and free it if it matches @want (kind, bus, size and, for
+ * coherent buffers, cpu). Returns 0, -ENOENT (no mapping starts there),
+ * -EINVAL (one does, but does not match: nothing changed).
+ */
+static int live_get(struct dmap_iommu_domain *d, const struct iommu_live *want, bool take,
+		    struct iommu_live *found)
+{
+	unsigned int h = live_hash(d, want->iova);
+	struct iommu_live_stripe *s = live_stripe(d, h);
+	struct iommu_live **p, *e;
+
+	live_lock(s);
+	p = live_slot(s, h, want->iova);
+	e = *p;
+	if (!e) {
+		live_unlock(s);
+		return -DMAP_ENOENT;
+	}
+	*found = *e;
+	if (!live_matches(e, want)) {
+		live_unlock(s);
+		return -DMAP_EINVAL;
+	}
+	if (!take) {
+		live_unlock(s);
+		return 0;
+	}
+	*p = e->next;
+	if (s->nr_spare < IOMMU_LIVE_CACHE) {
+		e->next = s->spare;
+		s->spare = e;
+		s->nr_spare++;
+		e = NULL;
+	}
+	live_unlock(s);
+	if (e)
+		dmap_env_free(d->env, e, sizeof(*e));
+	return 0;
+}
+
+/*
+ * The live mapping (any kind) whose bytes contain [@addr, @addr+@size),
+ * made by @dev (or by dmap_iommu_map(), which belongs to no device).
+ * Streaming and coherent IOVA ranges are size aligned (iova.h), so the
+ * mapping holding granule g starts at g rounded down to some power of two:
+ * the candidates are g with its low set bits cleared one by one, at most
+ * one lookup per set bit, one for a sync at the mapping's own address.
+ * Returns 0 with *@found, -ENOENT (no live mapping holds @addr), -EINVAL
+ * (one does, but the range runs past its end, or it is another device's).
+ */
+static int live_find(struct dmap_iommu_domain *d, const struct dmap_dev *dev, uint64_t addr,
+		     size_t size, struct iommu_live *found)
+{
+	uint64_t g = addr >> d->granule_shift;
+
+	for (uint64_t c = g; c; c &= c - 1) {
+		uint64_t iova = c << d->granule_shift;
+		unsigned int h = live_hash(d, iova);
+		struct iommu_live_stripe *s = live_stripe(d, h);
+		struct iommu_live *e;
+		bool hit = false;
+
+		live_lock(s);
+		e = *live_slot(s, h, iova);
+		if (e && addr - e->iova < e->len) {
+			*found = *e;
+			hit = true;
+		}
+		live_unlock(s);
+		if (!hit)
+			continue;
+		if (found->dev != dev && found->kind != IOMMU_LIVE_EXPLICIT)
+			return -DMAP_EINVAL;
+		/* Streaming single mappings: the bytes mapped; others: their IOVA range. */
+		if (found->kind == IOMMU_LIVE_SINGLE || found->kind == IOMMU_LIVE_COHERENT) {
+			if (addr < found->bus || addr - found->bus > found->size ||
+			    size > found->size - (addr - found->bus))
+				return -DMAP_EINVAL;
+		} else if (size > found->len - (addr - found->iova)) {
+			return -DMAP_EINVAL;
+		}
+		return 0;
+	}
+	return -DMAP_ENOENT;
+}
+
+static int live_create(struct dmap_iommu_domain *d)
+{
+	d->live = d->env->ops->alloc(d->env->cookie, sizeof(*d->live) * IOMMU_LIVE_STRIPES, 64,
+				     DMAP_ALLOC_ZERO);
+	if (!d->live)
+		return -DMAP_ENOMEM;
+	dmap_memset(d->live, 0, sizeof(*d->live) * IOMMU_LIVE_STRIPES);
+	return 0;
+}
+
+/* At destroy: free every entry (mappings the caller leaked included) and the spares. */
+static void live_destroy(struct dmap_iommu_domain *d)
+{
+	if (!d->live)
+		return;
+	for (unsigned int i = 0; i < IOMMU_LIVE_STRIPES; i++) {
+		struct iommu_live_stripe *s = &d->live[i];
+
+		for (unsigned int b = 0; b <= IOMMU_LIVE_BUCKETS; b++) {
+			struct iommu_live *e = b < IOMMU_LIVE_BUCKETS ? s->bucket[b] : s->spare;
+
+			while (e) {
+				struct iommu_live *next = e->next;
+
+				dmap_env_free(d->env, e, sizeof(*e));
+				e = next;
+			}
+		}
+	}
+	d->env->ops->free(d->env->cookie, d->live, sizeof(*d->live) * IOMMU_LIVE_STRIPES);
+	d->live = NULL;
+}
+
+/* Say why an (address, size) is not a live mapping of the kind @call handles. */
+static void live_report(struct dmap_iommu_domain *d, struct dmap_dev *dev, const char *call,
+			uint64_t addr, size_t size, int err, const struct iommu_live *found)
+{
+	static const char *const kinds[] = { "?", "streaming", "scatterlist", "coherent",
+					     "dmap_iommu_map" };
+
+	if (err == -DMAP_ENOENT)
+		dmap_log(d->env, DMAP_LOG_WARN,
+			 "iommu %s: %s: %s of %llx size %zu: no live mapping there", d->name,
+			 dev ? dev->name : "-", call, (unsigned long long)addr, size);
+	else
+		dmap_log(
+			d->env, DMAP_LOG_WARN,
+			"iommu %s: %s: %s of %llx size %zu does not match the live %s mapping of %s at %llx size %llu: nothing changed",
+			d->name, dev ? dev->name : "-", call, (unsigned long long)addr, size,
+			kinds[found->kind <= IOMMU_LIVE_EXPLICIT ? found->kind : 0],
+			found->dev ? found->dev->name : "-", (unsigned long long)found->bus,
+			(unsigned long long)found->size);
+}
+
+/*
+ * Is @iova mapped, and to what? Unlike iova_to_phys() (0 for "not mapped"),
+ * this tells physical address 0 from a hole: on 0 it asks the walk, which
+ * reports a present leaf as success or as a permission/access-flag fault.
+ */
+static bool table_lookup(struct dmap_iommu_domain *d, uint64_t iova, dmap_phys_t *phys)
+{
+	struct dmap_pgtable_walk w;
+	enum dmap_fault_reason reason = DMAP_FAULT_TRANSLATION;
+	unsigned int level = 0;
+	int ret;
+
+	*phys = d->pt->ops->iova_to_phys(d->pt, iova);
+	if (*phys)
+		return true;
+	dmap_rcu_read_lock();
+	ret = d->pt->ops->walk(d->pt, iova, DMAP_ACCESS_PRIV, &w, &reason, &level);
+	dmap_rcu_read_unlock();
+	if (!ret) {
+		*phys = w.phys;
+		return true;
+	}
+	return ret == -DMAP_EFAULT &&
+	       (reason == DMAP_FAULT_PERMISSION || reason == DMAP_FAULT_ACCESS_FLAG);
 }
 
 /* ---- table writing ------------------------------------------------------ */
@@ -358,11 +626,15 @@ static void report_alloc_failure(struct dmap_iommu_domain *d, struct dmap_dev *d
 
 /*
  * Map physically contiguous [@phys, @phys+@size) for @dev with @prot below
- * bus address @limit. Returns the bus address (IOVA + offset in granule).
+ * bus address @limit and record it as a live mapping of @kind (@cpu: a
+ * coherent buffer's CPU address). Returns the bus address (IOVA + offset in
+ * granule).
  */
 static dmap_addr_t map_contig(struct dmap_iommu_domain *d, struct dmap_dev *dev, dmap_phys_t phys,
-			      size_t size, unsigned int prot, uint64_t limit, unsigned long attrs)
+			      size_t size, unsigned int prot, uint64_t limit, unsigned long attrs,
+			      unsigned int kind, void *cpu)
 {
+	struct iommu_live live;
 	uint64_t offset = phys & (d->granule - 1);
 	dmap_phys_t base = phys - offset;
 	uint64_t len, iova;
@@ -393,7 +665,89 @@ static dmap_addr_t map_contig(struct dmap_iommu_domain *d, struct dmap_dev *dev,
 		dmap_iommu_free_iova(d, iova, len >> d->granule_shift);
 		return DMAP_MAPPING_ERROR;
 	}
+	live = (struct iommu_live){ .dev = dev,
+				    .iova = iova,
+				    .len = len,
+				    .bus = iova + offset,
+				    .size = size,
+				    .phys = base,
+				    .cpu = cpu,
+				    .kind = kind,
+				    .mmio = !!(attrs & DMAP_ATTR_MMIO) };
+	if (dmap_unlikely(live_insert(d, &live))) {
+		if (!(attrs & DMAP_ATTR_NO_WARN))
+			dmap_log(d->env, DMAP_LOG_WARN,
+				 "iommu %s: %s: out of memory recording the mapping of phys %llx",
+				 d->name, dev->name, (unsigned long long)phys);
+		unmap_and_release(d, iova, len, true, true);
+		return DMAP_MAPPING_ERROR;
+	}
 	return iova + offset;
+}
+
+/*
+ * A non-coherent device's buffer is cleaned when handed to the device (map,
+ * sync_for_device) and invalidated when handed back (unmap, sync_for_cpu),
+ * as Linux's iommu_dma_map_phys()/unmap_phys() do with arch_sync_dma_*;
+ * not with SKIP_CPU_SYNC, never for device memory (MMIO). The direction
+ * decides which of the two is needed (dmap_cache_sync_phys()). A range
+ * without RAM has nothing to maintain (docs/fuzzing.md finding 12 is about
+ * refusing those at map time): the result is not the caller's error here.
+ */
+static inline void cache_maintain(struct dmap_iommu_domain *d, struct dmap_dev *dev,
+				  dmap_phys_t phys, size_t size, enum dmap_dir dir,
+				  unsigned long attrs, bool for_cpu)
+{
+	if (dmap_likely(dev->flags & DMAP_DEV_COHERENT) ||
+	    (attrs & (DMAP_ATTR_SKIP_CPU_SYNC | DMAP_ATTR_MMIO)))
+		return;
+	(void)dmap_cache_sync_phys(d->env, dev, phys, size, dir, for_cpu);
+}
+
+/*
+ * Identity's rule (docs/identity.md, "RAM, device memory and cache
+ * maintenance"): where cache maintenance is due - a non-coherent device, an
+ * environment with cache hooks - a range without RAM behind every byte is
+ * refused at map time, whatever the direction and even with SKIP_CPU_SYNC
+ * (a later sync still maintains it), unless it is device memory mapped with
+ * DMAP_ATTR_MMIO. Otherwise it would map and then fail every sync.
+ */
+static __attribute__((noinline)) bool refuse_nonram(struct dmap_iommu_domain *d,
+						    struct dmap_dev *dev, dmap_phys_t phys,
+						    size_t size, unsigned long attrs)
+{
+	const struct dmap_env *env = d->env;
+	dmap_phys_t p = phys;
+	size_t left = size;
+	bool hole = false;
+
+	dmap_rcu_read_lock();
+	while (left) {
+		size_t contig = 0;
+
+		if (!env->ops->phys_to_virt(env->cookie, p, &contig) || !contig) {
+			hole = true;
+			break;
+		}
+		if (contig >= left)
+			break;
+		p += contig;
+		left -= contig;
+	}
+	dmap_rcu_read_unlock();
+	if (hole && !(attrs & DMAP_ATTR_NO_WARN))
+		dmap_log(
+			env, DMAP_LOG_WARN,
+			"iommu %s: %s: no RAM behind phys %llx size %zu: a non-coherent device's mapping needs cache maintenance (device memory: map with DMAP_ATTR_MMIO)",
+			d->name, dev->name, (unsigned long long)phys, size);
+	return hole;
+}
+
+static inline bool needs_ram(const struct dmap_iommu_domain *d, const struct dmap_dev *dev,
+			     unsigned long attrs)
+{
+	return !(dev->flags & DMAP_DEV_COHERENT) && !(attrs & DMAP_ATTR_MMIO) &&
+	       (d->env->ops->cache_clean || d->env->ops->cache_invalidate);
 }
 
 /* ---- untrusted devices: bounce ----------------------------------------- */
@@ -446,11 +800,21 @@ static dmap_addr_t map_bounced(struct dmap_iommu_domain *d, struct dmap_dev *dev
 		goto undo;
 	}
 	addr = map_contig(d, dev, slot + offset, size, dir_to_prot(dev, dir, attrs),
-			  dmap_dev_dma_limit(dev), attrs);
+			  dmap_dev_dma_limit(dev), attrs, IOMMU_LIVE_SINGLE, NULL);
 	if (addr == DMAP_MAPPING_ERROR)
 		goto undo;
+	/* The whole span: the device may read the zeroed padding too. */
+	cache_maintain(d, dev, slot, span, DMAP_TO_DEVICE, attrs & DMAP_ATTR_MMIO, false);
 	if (dmap_range_map_insert(d->bounced, addr, addr + size - 1, phys, NULL)) {
-		unmap_and_release(d, addr - offset, span, true, true);
+		struct iommu_live want = { .dev = dev,
+					   .iova = addr - offset,
+					   .bus = addr,
+					   .size = size,
+					   .kind = IOMMU_LIVE_SINGLE },
+				  found;
+
+		if (!live_get(d, &want, true, &found))
+			unmap_and_release(d, found.iova, found.len, true, true);
 		goto undo;
 	}
 	dmap_atomic_add_relaxed(&d->bounced_maps, 1);
@@ -506,20 +870,37 @@ static dmap_addr_t iommu_map_phys(struct dmap_domain *dom, struct dmap_dev *dev,
 				  size_t size, enum dmap_dir dir, unsigned long attrs)
 {
 	struct dmap_iommu_domain *d = to_iommu(dom);
+	dmap_addr_t addr;
 
 	if (dmap_unlikely(needs_bounce(d, dev, phys, size)))
 		return map_bounced(d, dev, phys, size, dir, attrs);
-	return map_contig(d, dev, phys, size, dir_to_prot(dev, dir, attrs), dmap_dev_dma_limit(dev),
-			  attrs);
+	if (dmap_unlikely(needs_ram(d, dev, attrs)) && refuse_nonram(d, dev, phys, size, attrs))
+		return DMAP_MAPPING_ERROR;
+	addr = map_contig(d, dev, phys, size, dir_to_prot(dev, dir, attrs), dmap_dev_dma_limit(dev),
+			  attrs, IOMMU_LIVE_SINGLE, NULL);
+	if (addr != DMAP_MAPPING_ERROR)
+		cache_maintain(d, dev, phys, size, dir, attrs, false);
+	return addr;
 }
 
-static int unmap_contig(struct dmap_iommu_domain *d, struct dmap_dev *dev, dmap_addr_t addr,
-			size_t size)
+/*
+ * Tear down the live mapping of @kind handed out as (@addr, @size) (a
+ * coherent one also with CPU address @cpu): exactly that mapping or, with an
+ * error and a message, nothing at all. Returns 0, -ENOENT (no live mapping
+ * starts there), -EINVAL (one does, of another kind, size or CPU address).
+ */
+static int unmap_contig(struct dmap_iommu_domain *d, struct dmap_dev *dev, const char *call,
+			dmap_addr_t addr, size_t size, unsigned int kind, void *cpu,
+			struct iommu_live *found)
 {
 	uint64_t offset = addr & (d->granule - 1);
 	uint64_t iova = addr - offset;
 	uint64_t len = dmap_align_up(offset + size, d->granule);
+	struct iommu_live want = {
+		.dev = dev, .iova = iova, .bus = addr, .size = size, .cpu = cpu, .kind = kind
+	};
 	size_t unmapped;
+	int ret;
 
 	if (iova < d->aperture_first || iova + len - 1 > d->aperture_last || iova + len < iova) {
 		dmap_log(d->env, DMAP_LOG_WARN,
@@ -529,6 +910,12 @@ static int unmap_contig(struct dmap_iommu_domain *d, struct dmap_dev *dev, dmap_
 			 (unsigned long long)d->aperture_last);
 		return -DMAP_ENOENT;
 	}
+	ret = live_get(d, &want, true, found);
+	if (dmap_unlikely(ret)) {
+		live_report(d, dev, call, addr, size, ret, found);
+		return ret;
+	}
+	len = found->len;
 	/*
 	 * Untrusted devices are always invalidated strictly (Linux does not give
 	 * them a flush queue either): a stale IOTLB entry would let the device
@@ -559,8 +946,15 @@ static int iommu_unmap_phys(struct dmap_domain *dom, struct dmap_dev *dev, dmap_
 	size_t span;
 	int ret;
 
-	if (dmap_likely(!bounced_lookup(d, dev, addr, &first, &last, &orig)) || first != addr)
-		return unmap_contig(d, dev, addr, size);
+	struct iommu_live found;
+
+	if (dmap_likely(!bounced_lookup(d, dev, addr, &first, &last, &orig)) || first != addr) {
+		ret = unmap_contig(d, dev, "unmap", addr, size, IOMMU_LIVE_SINGLE, NULL, &found);
+		if (!ret)
+			cache_maintain(d, dev, found.phys + (found.bus - found.iova), size, dir,
+				       attrs | (found.mmio ? DMAP_ATTR_MMIO : 0), true);
+		return ret;
+	}
 	if (last - first + 1 != size) {
 		dmap_log(d->env, DMAP_LOG_WARN,
 			 "iommu %s: %s: unmap of bounced IOVA %llx with size %zu, mapped with %llu",
@@ -573,9 +967,11 @@ static int iommu_unmap_phys(struct dmap_domain *dom, struct dmap_dev *dev, dmap_
 	span = dmap_align_up(offset + size, d->granule);
 	/* Copy back exactly the buffer (the padding may hold what the device wrote). */
 	if (!(attrs & DMAP_ATTR_SKIP_CPU_SYNC) &&
-	    (dir == DMAP_FROM_DEVICE || dir == DMAP_BIDIRECTIONAL))
+	    (dir == DMAP_FROM_DEVICE || dir == DMAP_BIDIRECTIONAL)) {
+		cache_maintain(d, dev, slot_phys, size, dir, 0, true);
 		dmap_phys_copy(d->env, orig, slot_phys, size);
-	ret = unmap_contig(d, dev, addr, size);
+	}
+	ret = unmap_contig(d, dev, "unmap", addr, size, IOMMU_LIVE_SINGLE, NULL, &found);
 	if (ret)
 		return ret;
 	dmap_range_map_remove(d->bounced, first, last);
@@ -589,19 +985,32 @@ static int iommu_sync(struct dmap_domain *dom, struct dmap_dev *dev, dmap_addr_t
 	struct dmap_iommu_domain *d = to_iommu(dom);
 	dmap_addr_t first, last;
 	dmap_phys_t phys, orig;
+	struct iommu_live found;
+	int ret;
 
+	/* Only bytes of a live mapping; its tables then say where they are (0 included). */
+	ret = live_find(d, dev, addr, size, &found);
+	if (dmap_unlikely(ret)) {
+		live_report(d, dev, for_cpu ? "sync_for_cpu" : "sync_for_device", addr, size, ret,
+			    &found);
+		return ret;
+	}
 	phys = d->pt->ops->iova_to_phys(d->pt, addr);
-	if (!phys)
-		return -DMAP_ENOENT;
 	if (dmap_unlikely(bounced_lookup(d, dev, addr, &first, &last, &orig))) {
 		orig += addr - first;
-		if (for_cpu && (dir == DMAP_FROM_DEVICE || dir == DMAP_BIDIRECTIONAL))
+		if (for_cpu && (dir == DMAP_FROM_DEVICE || dir == DMAP_BIDIRECTIONAL)) {
+			cache_maintain(d, dev, phys, size, dir, 0, true);
 			return dmap_phys_copy(d->env, orig, phys, size);
-		if (!for_cpu && (dir == DMAP_TO_DEVICE || dir == DMAP_BIDIRECTIONAL))
-			return dmap_phys_copy(d->env, phys, orig, size);
+		}
+		if (!for_cpu && (dir == DMAP_TO_DEVICE || dir == DMAP_BIDIRECTIONAL)) {
+			ret = dmap_phys_copy(d->env, phys, orig, size);
+			cache_maintain(d, dev, phys, size, dir, 0, false);
+			return ret;
+		}
 		return 0;
 	}
-	if (dev->flags & DMAP_DEV_COHERENT)
+	/* Device memory (MMIO) has nothing cached to maintain. */
+	if ((dev->flags & DMAP_DEV_COHERENT) || found.mmio)
 		return 0;
 	return dmap_cache_sync_phys(d->env, dev, phys, size, dir, for_cpu);
 }
@@ -660,6 +1069,10 @@ static int iommu_map_sg(struct dmap_domain *dom, struct dmap_dev *dev, struct dm
 		}
 		return 0;
 	}
+	if (dmap_unlikely(needs_ram(d, dev, attrs)))
+		for (int i = 0; i < nents; i++)
+			if (refuse_nonram(d, dev, sg[i].phys, sg[i].len, attrs))
+				return -DMAP_EINVAL;
 	/* One IOVA range for the whole list (Linux iommu_dma_map_sg). */
 	for (int i = 0; i < nents; i++) {
 		uint64_t span = sg_span(d, &sg[i]);
@@ -698,6 +1111,27 @@ static int iommu_map_sg(struct dmap_domain *dom, struct dmap_dev *dev, struct dm
 		sg[i].dma_len = sg[i].len;
 		pos += span;
 	}
+	{
+		struct iommu_live live = { .dev = dev,
+					   .iova = iova,
+					   .len = total,
+					   .bus = iova,
+					   .size = total,
+					   .phys = sg[0].phys,
+					   .kind = IOMMU_LIVE_SG,
+					   .mmio = !!(attrs & DMAP_ATTR_MMIO) };
+
+		if (dmap_unlikely(live_insert(d, &live))) {
+			if (!(attrs & DMAP_ATTR_NO_WARN))
+				dmap_log(d->env, DMAP_LOG_WARN,
+					 "iommu %s: %s: out of memory recording a %d-entry map_sg",
+					 d->name, dev->name, nents);
+			unmap_and_release(d, iova, total, true, true);
+			return -DMAP_ENOMEM;
+		}
+	}
+	for (int i = 0; i < nents; i++)
+		cache_maintain(d, dev, sg[i].phys, sg[i].len, dir, attrs, false);
 	return 0;
 }
 
@@ -706,11 +1140,30 @@ static int iommu_unmap_sg(struct dmap_domain *dom, struct dmap_dev *dev, const s
 			  unsigned long attrs)
 {
 	struct dmap_iommu_domain *d = to_iommu(dom);
-	uint64_t total = 0;
+	uint64_t total = 0, base;
+	struct iommu_live found;
+	int ret = 0;
 
 	if (sg_needs_bounce(d, dev, sg, nents)) {
-		int ret = 0;
+		/* Each entry was mapped alone: all of them must be live, or nothing changes. */
+		for (int i = 0; i < nents; i++) {
+			struct iommu_live want = {
+				.dev = dev,
+				.iova = addrs[i] & ~(uint64_t)(d->granule - 1),
+				.bus = addrs[i],
+				.size = sg[i].len,
+				.kind = IOMMU_LIVE_SINGLE,
+			};
 
+			ret = live_get(d, &want, false, &found);
+			if (ret) {
+				dmap_log(d->env, DMAP_LOG_WARN,
+					 "iommu %s: %s: unmap_sg entry %d of %d:", d->name,
+					 dev->name, i, nents);
+				live_report(d, dev, "unmap_sg", addrs[i], sg[i].len, ret, &found);
+				return ret;
+			}
+		}
 		for (int i = 0; i < nents; i++) {
 			int r = iommu_unmap_phys(dom, dev, addrs[i], sg[i].len, dir, attrs);
 
@@ -719,9 +1172,30 @@ static int iommu_unmap_sg(struct dmap_domain *dom, struct dmap_dev *dev, const s
 		}
 		return ret;
 	}
-	for (int i = 0; i < nents; i++)
+	/* The list must lie exactly as map_sg laid it out over its one IOVA range. */
+	base = addrs[0] & ~(uint64_t)(d->granule - 1);
+	for (int i = 0; i < nents; i++) {
+		uint64_t offset = sg[i].phys & (d->granule - 1);
+
+		if (addrs[i] != base + total + offset) {
+			dmap_log(
+				d->env, DMAP_LOG_WARN,
+				"iommu %s: %s: unmap_sg entry %d of %d: address %llx (phys %llx len %zu) is not where map_sg put it (%llx): nothing changed",
+				d->name, dev->name, i, nents, (unsigned long long)addrs[i],
+				(unsigned long long)sg[i].phys, sg[i].len,
+				(unsigned long long)(base + total + offset));
+			return -DMAP_EINVAL;
+		}
 		total += sg_span(d, &sg[i]);
-	return unmap_contig(d, dev, addrs[0] & ~(uint64_t)(d->granule - 1), total);
+	}
+	ret = unmap_contig(d, dev, "unmap_sg", base, total, IOMMU_LIVE_SG, NULL, &found);
+	if (ret)
+		return ret;
+	if (found.mmio)
+		attrs |= DMAP_ATTR_MMIO;
+	for (int i = 0; i < nents; i++)
+		cache_maintain(d, dev, sg[i].phys, sg[i].len, dir, attrs, true);
+	return 0;
 }
 
 static void *iommu_alloc_coherent(struct dmap_domain *dom, struct dmap_dev *dev, size_t size,
@@ -755,7 +1229,8 @@ static void *iommu_alloc_coherent(struct dmap_domain *dom, struct dmap_dev *dev,
 		prot |= DMAP_PROT_CACHE;
 	if (attrs & DMAP_ATTR_PRIVILEGED)
 		prot |= DMAP_PROT_PRIV;
-	*handle = map_contig(d, dev, phys, len, prot, dmap_dev_coherent_limit(dev), attrs);
+	*handle = map_contig(d, dev, phys, len, prot, dmap_dev_coherent_limit(dev), attrs,
+			     IOMMU_LIVE_COHERENT, va);
 	if (*handle == DMAP_MAPPING_ERROR) {
 		env->ops->free_dma_pages(env->cookie, va, phys, len);
 		return NULL;
@@ -768,20 +1243,22 @@ static int iommu_free_coherent(struct dmap_domain *dom, struct dmap_dev *dev, si
 {
 	struct dmap_iommu_domain *d = to_iommu(dom);
 	size_t len = dmap_align_up(size, d->granule);
-	dmap_phys_t phys = d->pt->ops->iova_to_phys(d->pt, handle);
+	struct iommu_live found;
 	int ret;
 
 	(void)attrs;
-	if (!phys) {
+	if (len < size) {
 		dmap_log(d->env, DMAP_LOG_WARN,
-			 "iommu %s: %s: free_coherent of IOVA %llx: not mapped", d->name, dev->name,
-			 (unsigned long long)handle);
-		return -DMAP_ENOENT;
+			 "iommu %s: %s: free_coherent of IOVA %llx: bad size %zu", d->name,
+			 dev->name, (unsigned long long)handle, size);
+		return -DMAP_EINVAL;
 	}
-	ret = unmap_contig(d, dev, handle, len);
+	/* alloc_coherent mapped the granule-rounded length: only that, with this CPU address. */
+	ret = unmap_contig(d, dev, "free_coherent", handle, len, IOMMU_LIVE_COHERENT, cpu_addr,
+			   &found);
 	if (ret)
 		return ret;
-	d->env->ops->free_dma_pages(d->env->cookie, cpu_addr, phys, len);
+	d->env->ops->free_dma_pages(d->env->cookie, found.cpu, found.phys, found.len);
 	return 0;
 }
 
@@ -929,9 +1406,11 @@ static bool iommu_owns_addr(struct dmap_domain *dom, struct dmap_dev *dev, dmap_
 	struct dmap_iommu_domain *d = to_iommu(dom);
 
 	(void)dev;
+	dmap_phys_t phys;
+
 	if (addr < d->aperture_first || addr > d->aperture_last)
 		return false;
-	return d->pt->ops->iova_to_phys(d->pt, addr) != 0;
+	return table_lookup(d, addr, &phys);
 }
 
 static void iommu_destroy(struct dmap_domain *dom)
@@ -954,6 +1433,7 @@ static void iommu_destroy(struct dmap_domain *dom)
 	dmap_pgtable_free(d->pt);
 	dmap_iotlb_fini(&d->iotlb);
 	dmap_range_map_destroy(d->bounced);
+	live_destroy(d);
 	dmap_iova_destroy(d->iovad);
 	if (d->bounce)
 		dmap_domain_unuse(d->bounce);
@@ -1090,6 +1570,9 @@ int dmap_iommu_domain_create(struct dmap_ctx *ctx, const struct dmap_iommu_confi
 		goto fail;
 	}
 	d->pgsize_bitmap = d->pt->cfg.pgsize_bitmap;
+	ret = live_create(d);
+	if (ret)
+		goto fail;
 
 	ret = dmap_iova_create(env, ap_first >> shift, ap_last >> shift, !cfg->no_iova_cache,
 			       &d->iovad);
@@ -1205,12 +1688,32 @@ int dmap_iommu_map(struct dmap_domain *domain, uint64_t iova, dmap_phys_t phys, 
 		dmap_iova_free_exact(d->iovad, iova >> d->granule_shift, size >> d->granule_shift);
 		return ret;
 	}
+	{
+		struct iommu_live live = { .iova = iova,
+					   .len = size,
+					   .bus = iova,
+					   .size = size,
+					   .phys = phys,
+					   .kind = IOMMU_LIVE_EXPLICIT };
+
+		ret = live_insert(d, &live);
+		if (ret) {
+			dmap_log(d->env, DMAP_LOG_WARN,
+				 "iommu %s: map: out of memory recording IOVA %llx", d->name,
+				 (unsigned long long)iova);
+			unmap_and_release(d, iova, size, true, false);
+			dmap_iova_free_exact(d->iovad, iova >> d->granule_shift,
+					     size >> d->granule_shift);
+			return ret;
+		}
+	}
 	return 0;
 }
 
 int dmap_iommu_unmap(struct dmap_domain *domain, uint64_t iova, size_t size)
 {
 	struct dmap_iommu_domain *d = iommu_from_public(domain);
+	struct iommu_live want, found;
 	int ret;
 
 	if (!d)
@@ -1224,6 +1727,14 @@ int dmap_iommu_unmap(struct dmap_domain *domain, uint64_t iova, size_t size)
 	ret = check_range(d, "unmap", iova, size);
 	if (ret)
 		return ret;
+	want = (struct iommu_live){
+		.iova = iova, .bus = iova, .size = size, .kind = IOMMU_LIVE_EXPLICIT
+	};
+	ret = live_get(d, &want, true, &found);
+	if (ret) {
+		live_report(d, NULL, "dmap_iommu_unmap", iova, size, ret, &found);
+		return ret;
+	}
 	if (!unmap_and_release(d, iova, size, true, false)) {
 		dmap_log(d->env, DMAP_LOG_WARN, "iommu %s: unmap: nothing mapped at IOVA %llx",
 			 d->name, (unsigned long long)iova);
@@ -1237,6 +1748,20 @@ dmap_phys_t dmap_iommu_iova_to_phys(struct dmap_domain *domain, uint64_t iova)
 	struct dmap_iommu_domain *d = iommu_from_public(domain);
 
 	return d ? d->pt->ops->iova_to_phys(d->pt, iova) : 0;
+}
+
+int dmap_iommu_iova_lookup(struct dmap_domain *domain, uint64_t iova, dmap_phys_t *phys)
+{
+	struct dmap_iommu_domain *d = iommu_from_public(domain);
+	dmap_phys_t p;
+
+	if (!d || !phys)
+		return -DMAP_EINVAL;
+	*phys = 0;
+	if (iova < d->aperture_first || iova > d->aperture_last || !table_lookup(d, iova, &p))
+		return -DMAP_ENOENT;
+	*phys = p;
+	return 0;
 }
 
 int dmap_iommu_flush_all(struct dmap_domain *domain)

@@ -72,6 +72,49 @@ size_t dmap_iotlb_count(struct dmap_iotlb *tlb);
 
 struct dmap_iommu_fq;
 
+/* What made a live mapping: unmap, sync and free_coherent accept only their own kind. */
+enum iommu_live_kind {
+	IOMMU_LIVE_SINGLE = 1, /* map_phys (bounced or not) */
+	IOMMU_LIVE_SG, /* map_sg: one IOVA range for the whole list */
+	IOMMU_LIVE_COHERENT, /* alloc_coherent */
+	IOMMU_LIVE_EXPLICIT, /* dmap_iommu_map() */
+};
+
+/*
+ * struct iommu_live - one live mapping, keyed by its first IOVA.
+ * @iova, @len: the IOVA range it owns (granule aligned).
+ * @bus, @size: the address handed out and the size the caller asked for;
+ *              unmap must pass exactly these.
+ * @phys: first physical address mapped (the granule-aligned base).
+ * @cpu: coherent buffers: the CPU address handed out.
+ * @dev: the device that made it (NULL for dmap_iommu_map()).
+ * @mmio: mapped with DMAP_ATTR_MMIO: device memory, never cache-maintained.
+ */
+struct iommu_live {
+	struct iommu_live *next;
+	const struct dmap_dev *dev;
+	uint64_t iova;
+	uint64_t len;
+	uint64_t bus;
+	uint64_t size;
+	dmap_phys_t phys;
+	void *cpu;
+	unsigned int kind;
+	bool mmio;
+};
+
+#define IOMMU_LIVE_STRIPES 64
+#define IOMMU_LIVE_BUCKETS 64 /* per stripe */
+#define IOMMU_LIVE_CACHE 32 /* spare entries kept per stripe */
+
+/* One lock and its buckets: a cache line of lock + spares, then the chains. */
+struct iommu_live_stripe {
+	uint32_t lock;
+	uint32_t nr_spare;
+	struct iommu_live *spare;
+	struct iommu_live *bucket[IOMMU_LIVE_BUCKETS];
+} __attribute__((aligned(64)));
+
 /* Counters bumped on hot paths: one cache line per shard. */
 struct iommu_stat_shard {
 	uint64_t iotlb_hits;
@@ -100,6 +143,7 @@ struct dmap_iommu_domain {
 	uint64_t inval_latency_ns;
 	struct dmap_domain *bounce;
 	struct dmap_range_map *bounced; /* bus range of a bounced buffer -> original phys */
+	struct iommu_live_stripe *live; /* live mappings by first IOVA */
 
 	struct iommu_stat_shard shards[IOMMU_SHARDS];
 	uint64_t iotlb_invalidations;

@@ -198,6 +198,20 @@ void dmap_pgtable_page_retire(const struct dmap_pgtable_config *cfg,
 	gather->freelist = node;
 }
 
+void dmap_pgtable_retire_replaced(struct dmap_pgtable *pt, struct dmap_iommu_gather *g)
+{
+	const struct dmap_pgtable_flush_ops *flush = pt->cfg.flush;
+
+	if (!g->freelist)
+		return;
+	if (flush && flush->retire_tables) {
+		flush->retire_tables(g->freelist, pt->cfg.cookie);
+		g->freelist = NULL;
+		return;
+	}
+	dmap_pgtable_gather_release(pt, g);
+}
+
 void dmap_pgtable_gather_release(struct dmap_pgtable *pt, struct dmap_iommu_gather *g)
 {
 	struct dmap_pgtable_freelist *node;

@@ -91,11 +91,17 @@ struct dmap_iommu_gather {
  *              page is freed when this returns, unless the gather is queued).
  * @add_page: queue the invalidation of one leaf of @granule bytes at @iova into
  *            @g (may merge, or issue now). Never called for a queued gather.
+ * @retire_tables: (optional) map replaced empty tables with a block: free
+ *            the pages on @list (with dmap_pgtable_gather_release()) once no
+ *            software walker can still be reading them, i.e. after an RCU
+ *            grace period. Called after their flush_walk. NULL: they are
+ *            freed when flush_walk returns.
  */
 struct dmap_pgtable_flush_ops {
 	void (*flush_all)(void *cookie);
 	void (*flush_walk)(uint64_t iova, size_t size, size_t granule, void *cookie);
 	void (*add_page)(struct dmap_iommu_gather *g, uint64_t iova, size_t granule, void *cookie);
+	void (*retire_tables)(struct dmap_pgtable_freelist *list, void *cookie);
 };
 
 /*
@@ -268,6 +274,12 @@ void dmap_iommu_gather_init(struct dmap_iommu_gather *g);
  * is empty afterwards; range fields are left alone. NULL @g: no-op.
  */
 void dmap_pgtable_gather_release(struct dmap_pgtable *pt, struct dmap_iommu_gather *g);
+
+/*
+ * Map replaced empty tables (retired on the queued gather @g): hand them to
+ * the owner's retire_tables, or free them now if it has none.
+ */
+void dmap_pgtable_retire_replaced(struct dmap_pgtable *pt, struct dmap_iommu_gather *g);
 
 /** dmap_pgtable_format_name() - "arm-lpae-s1", "vtd-sl" or "unknown". */
 const char *dmap_pgtable_format_name(enum dmap_pgtable_format format);

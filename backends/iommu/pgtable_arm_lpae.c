@@ -349,6 +349,7 @@ static long map_chunk(struct arm_lpae *d, uint64_t iova, dmap_phys_t paddr, unsi
 					child_node(d, node, idx + i, cur, target, NULL) :
 					NULL;
 			uint64_t addr = iova + i * bsize;
+			struct dmap_iommu_gather replaced;
 
 			if (!child ||
 			    range_has_leaf(d, child, target + 1, addr, addr + bsize - 1) ||
@@ -360,7 +361,15 @@ static long map_chunk(struct arm_lpae *d, uint64_t iova, dmap_phys_t paddr, unsi
 			if (cfg->flush)
 				cfg->flush->flush_walk(addr, bsize, (size_t)1 << d->pg_shift,
 						       cfg->cookie);
-			free_child(d, node, idx + i, cur, target, NULL);
+			/*
+			 * A walker that read the old table descriptor may still be
+			 * inside the table: retire it the way unmap does (after an
+			 * RCU grace period when the owner provides retire_tables).
+			 */
+			dmap_iommu_gather_init(&replaced);
+			replaced.queued = true;
+			free_child(d, node, idx + i, cur, target, &replaced);
+			dmap_pgtable_retire_replaced(&d->pt, &replaced);
 			continue;
 		}
 		dmap_store_release(ptep, leaf);

@@ -159,6 +159,12 @@ int dmap_smmu_ste_decode(const uint64_t in[DMAP_SMMU_STE_DWORDS], struct dmap_sm
 	ste->strw = (unsigned int)get(in, STE_STRW);
 	ste->shcfg = (unsigned int)get(in, STE_SHCFG);
 	ste->s2vmid = (uint16_t)get(in, STE_S2VMID);
+	/*
+	 * Stage-2 and nested STEs carry S2 fields this structure does not
+	 * hold: reporting one as valid would drop its stage-2 half silently.
+	 */
+	if (ste->config == DMAP_SMMU_STE_CFG_S2_TRANS || ste->config == DMAP_SMMU_STE_CFG_NESTED)
+		return -DMAP_EINVAL;
 	for (size_t i = 0; i < DMAP_ARRAY_SIZE(fields); i++)
 		known[fields[i]->word] |= field_mask(*fields[i]);
 	for (size_t i = 0; i < DMAP_SMMU_STE_DWORDS; i++)
@@ -595,7 +601,8 @@ int dmap_smmu_event_decode(const uint64_t in[DMAP_SMMU_EVT_DWORDS], struct dmap_
 	ev->id = (uint8_t)get(in, EVT_ID);
 	ev->sid = (uint32_t)get(in, EVT_SID);
 	ev->ssv = get(in, EVT_SSV);
-	ev->ssid = (uint32_t)get(in, EVT_SSID);
+	/* SubstreamID is defined only with SSV (as the encoder writes it). */
+	ev->ssid = ev->ssv ? (uint32_t)get(in, EVT_SSID) : 0;
 	parts = event_parts(ev->id);
 	if (parts & EVT_HAS_TXN) {
 		ev->stag = (uint16_t)get(in, EVT_STAG);

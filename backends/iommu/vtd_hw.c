@@ -235,9 +235,12 @@ int dmap_vtd_iotlb_cmd_decode(uint64_t iotlb_reg, uint64_t iva_reg, struct dmap_
 	c->iaig = (unsigned int)get(v, IT_IAIG);
 	c->iirg = (unsigned int)get(v, IT_IIRG);
 	c->ivt = get(v, IT_IVT);
-	c->am = (unsigned int)get(v, IVA_AM);
-	c->ih = get(v, IVA_IH);
-	c->addr = get_addr(v, IVA_ADDR);
+	/* IVA_REG is defined only for page-selective invalidation (as encoded). */
+	if (c->iirg == DMAP_VTD_INV_PAGE) {
+		c->am = (unsigned int)get(v, IVA_AM);
+		c->ih = get(v, IVA_IH);
+		c->addr = get_addr(v, IVA_ADDR);
+	}
 	return only_known(v, 2, fields, DMAP_ARRAY_SIZE(fields)) ? 0 : -DMAP_EINVAL;
 }
 
@@ -329,17 +332,23 @@ int dmap_vtd_inv_desc_decode(const uint64_t in[2], struct dmap_vtd_inv_desc *d)
 		d->dw = get(in, QI_IOTLB_DW);
 		d->dr = get(in, QI_IOTLB_DR);
 		d->did = (uint16_t)get(in, QI_IOTLB_DID);
-		d->am = (unsigned int)get(in, QI_IOTLB_AM);
-		d->ih = get(in, QI_IOTLB_IH);
-		d->addr = get_addr(in, QI_IOTLB_ADDR);
+		/* AM, IH and ADDR are defined only for page-selective invalidation. */
+		if (d->granularity == DMAP_VTD_INV_PAGE) {
+			d->am = (unsigned int)get(in, QI_IOTLB_AM);
+			d->ih = get(in, QI_IOTLB_IH);
+			d->addr = get_addr(in, QI_IOTLB_ADDR);
+		}
 		return only_known(in, 2, iotlb, DMAP_ARRAY_SIZE(iotlb)) ? 0 : -DMAP_EINVAL;
 	case DMAP_VTD_QI_WAIT:
 		d->iflag = get(in, QI_WAIT_IF);
 		d->sw = get(in, QI_WAIT_SW);
 		d->fn = get(in, QI_WAIT_FN);
 		d->pd = get(in, QI_WAIT_PD);
-		d->status_data = (uint32_t)get(in, QI_WAIT_DATA);
-		d->status_addr = get_addr(in, QI_WAIT_ADDR);
+		/* Status data and address are defined only with SW (as encoded). */
+		if (d->sw) {
+			d->status_data = (uint32_t)get(in, QI_WAIT_DATA);
+			d->status_addr = get_addr(in, QI_WAIT_ADDR);
+		}
 		return only_known(in, 2, wait, DMAP_ARRAY_SIZE(wait)) ? 0 : -DMAP_EINVAL;
 	}
 	return -DMAP_EINVAL;
@@ -396,7 +405,8 @@ int dmap_vtd_fault_record_decode(const uint64_t in[2], struct dmap_vtd_fault_rec
 	f->exe = get(in, FR_EXE);
 	f->pasid_present = get(in, FR_PP);
 	f->reason = (uint8_t)get(in, FR_FR);
-	f->pasid = (uint32_t)get(in, FR_PV);
+	/* PV is defined only with PP (as encoded). */
+	f->pasid = f->pasid_present ? (uint32_t)get(in, FR_PV) : 0;
 	f->at = (unsigned int)get(in, FR_AT);
 	f->type = (unsigned int)get(in, FR_T1);
 	f->fault = get(in, FR_F);

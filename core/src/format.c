@@ -182,6 +182,44 @@ static int64_t dmap_arg_signed(va_list *ap, enum dmap_length length)
 	}
 }
 
+#define DMAP_FMT_INT_MAX 0x7fffffff
+
+/*
+ * Read a decimal field width or precision at *@fmt into *@value, advancing
+ * *@fmt past the digits. Returns false, with nothing consumed past the
+ * offending digit, when the number does not fit an int: C leaves that
+ * undefined and glibc fails the call with EOVERFLOW, which is what the
+ * caller does. The check comes before the multiplication, so no
+ * intermediate value ever overflows.
+ */
+static bool dmap_parse_count(const char **fmt, int *value)
+{
+	const char *p = *fmt;
+	int v = 0;
+
+	while (*p >= '0' && *p <= '9') {
+		int digit = *p - '0';
+
+		if (v > (DMAP_FMT_INT_MAX - digit) / 10)
+			return false;
+		v = v * 10 + digit;
+		p++;
+	}
+	*fmt = p;
+	*value = v;
+	return true;
+}
+
+/**
+ * dmap_vsnprintf() - see <dmap/helpers.h>.
+ *
+ * Context: any; never sleeps, no allocation, no recursion. Returns the
+ * length the full output would have had (capped at INT_MAX), or -1 when a
+ * field width or precision written in @fmt does not fit an int (as glibc,
+ * which fails with EOVERFLOW); @buf then holds, terminated, what was
+ * formatted before that directive. Widths and precisions that do fit are
+ * honoured exactly, however large.
+ */
 int dmap_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap_in)
 {
 	struct dmap_out out = { .buf = buf, .size = buf ? size : 0 };
@@ -219,9 +257,8 @@ int dmap_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap_in)
 				spec.width = spec.width == -2147483647 - 1 ? 0 : -spec.width;
 			}
 			fmt++;
-		} else {
-			while (*fmt >= '0' && *fmt <= '9')
-				spec.width = spec.width * 10 + (*fmt++ - '0');
+		} else if (!dmap_parse_count(&fmt, &spec.width)) {
+			goto overflow;
 		}
 		if (*fmt == '.') {
 			fmt++;
@@ -231,9 +268,8 @@ int dmap_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap_in)
 				if (spec.precision < 0)
 					spec.precision = -1;
 				fmt++;
-			} else {
-				while (*fmt >= '0' && *fmt <= '9')
-					spec.precision = spec.precision * 10 + (*fmt++ - '0');
+			} else if (!dmap_parse_count(&fmt, &spec.precision)) {
+				goto overflow;
 			}
 		}
 		switch (*fmt) {
@@ -294,15 +330,24 @@ int dmap_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap_in)
 			break;
 		}
 		case 'p': {
-			/* glibc's rendering, so messages read the same hosted and bare. */
+			/*
+			 * glibc's rendering, so messages read the same hosted and
+			 * bare: "%#lx" with the flags given ('0' pads after the
+			 * "0x", '+' and ' ' put a sign before it, as glibc does),
+			 * and NULL as "(nil)" padded with spaces, never cut by a
+			 * precision.
+			 */
 			uintptr_t v = (uintptr_t)va_arg(ap, void *);
 
 			if (!v) {
 				spec.precision = -1;
 				dmap_emit_string(&out, &spec, "(nil)");
 			} else {
-				spec.flags &= ~DMAP_FMT_ZERO;
-				dmap_emit_number(&out, &spec, v, 16, false, "0x");
+				const char *prefix = (spec.flags & DMAP_FMT_PLUS)  ? "+0x" :
+						     (spec.flags & DMAP_FMT_SPACE) ? " 0x" :
+										     "0x";
+
+				dmap_emit_number(&out, &spec, v, 16, false, prefix);
 			}
 			break;
 		}
@@ -333,7 +378,13 @@ int dmap_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap_in)
 	va_end(ap);
 	if (out.size)
 		out.buf[out.pos < out.size ? out.pos : out.size - 1] = '\0';
-	return out.pos > 0x7fffffff ? 0x7fffffff : (int)out.pos;
+	return out.pos > DMAP_FMT_INT_MAX ? DMAP_FMT_INT_MAX : (int)out.pos;
+overflow:
+	/* glibc's EOVERFLOW: keep what was formatted before the bad directive. */
+	va_end(ap);
+	if (out.size)
+		out.buf[out.pos < out.size ? out.pos : out.size - 1] = '\0';
+	return -1;
 }
 
 int dmap_snprintf(char *buf, size_t size, const char *fmt, ...)

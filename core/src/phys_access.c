@@ -123,32 +123,21 @@ int dmap_phys_fill(const struct dmap_env *env, dmap_phys_t dst, int byte, size_t
 	return ret;
 }
 
-/**
- * dmap_cache_sync_phys() - see <dmap/ops.h>. Context: any; never sleeps.
+/*
+ * Walk [@phys, @phys+@size) through the environment's contiguous RAM chunks
+ * under the RCU read lock, handing each chunk to @hook (NULL: only check that
+ * every byte is RAM). Returns 0, or -EFAULT at the first byte without RAM
+ * behind it (chunks before it were handed to @hook).
  */
-int dmap_cache_sync_phys(const struct dmap_env *env, const struct dmap_dev *dev, dmap_phys_t phys,
-			 size_t size, enum dmap_dir dir, bool for_cpu)
+static int dmap_phys_walk(const struct dmap_env *env, dmap_phys_t phys, size_t size,
+			  void (*hook)(void *cookie, void *va, size_t len))
 {
-	void (*hook)(void *cookie, void *va, size_t len);
 	int ret = 0;
 
-	if (!env || !dev || (dev->flags & DMAP_DEV_COHERENT))
-		return 0;
-	if (for_cpu) {
-		/* The CPU must not see stale lines where the device wrote. */
-		if (dir != DMAP_FROM_DEVICE && dir != DMAP_BIDIRECTIONAL)
-			return 0;
-		hook = env->ops->cache_invalidate;
-	} else {
-		/* The device must see what the CPU wrote. */
-		if (dir != DMAP_TO_DEVICE && dir != DMAP_BIDIRECTIONAL)
-			return 0;
-		hook = env->ops->cache_clean;
-	}
-	if (!hook || !size)
+	if (!size)
 		return 0;
 	if (!dmap_phys_range_ok(phys, size))
-		return -DMAP_EFAULT;
+		return -DMAP_EFAULT; /* wraps past 2^64: never memory */
 	dmap_rcu_read_lock();
 	while (size) {
 		size_t contig = 0, n;
@@ -159,10 +148,45 @@ int dmap_cache_sync_phys(const struct dmap_env *env, const struct dmap_dev *dev,
 			break;
 		}
 		n = dmap_min(size, contig);
-		hook(env->cookie, va, n);
+		if (hook)
+			hook(env->cookie, va, n);
 		phys += n;
 		size -= n;
 	}
 	dmap_rcu_read_unlock();
 	return ret;
+}
+
+/**
+ * dmap_phys_check_ram() - see <dmap/ops.h>. Context: any; never sleeps.
+ */
+int dmap_phys_check_ram(const struct dmap_env *env, dmap_phys_t phys, size_t size)
+{
+	return dmap_phys_walk(env, phys, size, NULL);
+}
+
+/* The hook arch_sync_dma_for_{device,cpu} would run for @dir, or NULL for none. */
+static void (*dmap_cache_hook(const struct dmap_env *env, enum dmap_dir dir,
+			      bool for_cpu))(void *cookie, void *va, size_t len)
+{
+	if (for_cpu) /* the CPU must not see stale lines where the device wrote */
+		return dir == DMAP_FROM_DEVICE || dir == DMAP_BIDIRECTIONAL ?
+			       env->ops->cache_invalidate :
+			       NULL;
+	/* the device must see what the CPU wrote */
+	return dir == DMAP_TO_DEVICE || dir == DMAP_BIDIRECTIONAL ? env->ops->cache_clean : NULL;
+}
+
+/**
+ * dmap_cache_sync_phys() - see <dmap/ops.h>. Context: any; never sleeps.
+ */
+int dmap_cache_sync_phys(const struct dmap_env *env, const struct dmap_dev *dev, dmap_phys_t phys,
+			 size_t size, enum dmap_dir dir, bool for_cpu)
+{
+	void (*hook)(void *cookie, void *va, size_t len);
+
+	if (!env || !dev || (dev->flags & DMAP_DEV_COHERENT))
+		return 0;
+	hook = dmap_cache_hook(env, dir, for_cpu);
+	return hook ? dmap_phys_walk(env, phys, size, hook) : 0;
 }

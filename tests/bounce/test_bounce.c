@@ -200,6 +200,31 @@ Test(bounce, skip_cpu_sync_skips_copies_and_hides_stale_data)
 	dmap_dev_destroy(dev);
 }
 
+/*
+ * Found by fuzzing (docs/fuzzing.md): with SKIP_CPU_SYNC the map skipped the
+ * copy and so never noticed that the original was not RAM; the later unmap
+ * then failed to copy back. The original must be RAM whatever the attributes.
+ */
+Test(bounce, skip_cpu_sync_still_requires_ram_behind_the_original)
+{
+	struct dmap_dev *dev = bounce_dev(&F, "nic", 0, 0, 0);
+	const dmap_phys_t hole = 0x20000000; /* between LOW and HIGH: no RAM */
+	struct dmap_bounce_stats s0 = bounce_stats(F.dom), s1;
+	dmap_addr_t bus;
+
+	dmap_test_log_clear(&F.t);
+	bus = dmap_map_phys(dev, hole, 0x2000, DMAP_BIDIRECTIONAL, DMAP_ATTR_SKIP_CPU_SYNC);
+	cr_assert_eq(bus, DMAP_MAPPING_ERROR);
+	cr_assert(dmap_test_log_has(&F.t, "nic", "0x20000000", "not RAM", NULL));
+	s1 = bounce_stats(F.dom);
+	cr_assert_eq(s1.live_mappings, s0.live_mappings, "nothing may stay allocated");
+	/* the same request with RAM behind it maps and unmaps cleanly */
+	bus = dmap_map_phys(dev, HIGH_BASE, 0x2000, DMAP_BIDIRECTIONAL, DMAP_ATTR_SKIP_CPU_SYNC);
+	cr_assert_neq(bus, DMAP_MAPPING_ERROR);
+	cr_assert_eq(dmap_unmap_phys(dev, bus, 0x2000, DMAP_BIDIRECTIONAL, 0), 0);
+	dmap_dev_destroy(dev);
+}
+
 Test(bounce, min_align_mask_preserves_low_bits)
 {
 	static const uint64_t masks[] = { 0x7ff, 0xfff, 0x3fff, 0xffff };

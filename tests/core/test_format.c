@@ -266,3 +266,59 @@ Test(format, log_through_hosted_env)
 	cr_assert_eq(t.messages, 2);
 	dmap_test_env_fini(&t);
 }
+
+/*
+ * Regression (fuzzer): a width or precision of 10+ digits used to overflow
+ * the int it was parsed into (UB, caught by UBSan). dmap now rejects such a
+ * directive as glibc does (EOVERFLOW): -1, and the buffer holds what came
+ * before it. Widths and precisions that fit an int are still honoured.
+ */
+Test(format, width_precision_overflow_rejected)
+{
+	static const char *const fmts[] = {
+		"%4294967297d",	 "a%2147483648d",  "ab%.2147483648d", "%99999999999999999999x",
+		"%.4294967296s", "x%-4294967297s", "%04294967297p",   "%1.99999999999d",
+	};
+	char buf[64];
+
+	for (size_t i = 0; i < DMAP_ARRAY_SIZE(fmts); i++) {
+		size_t prefix = strcspn(fmts[i], "%");
+
+		memset(buf, 'X', sizeof(buf));
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+		cr_assert_eq(dmap_snprintf(buf, sizeof(buf), fmts[i], 5), -1, "%s", fmts[i]);
+#pragma GCC diagnostic pop
+		cr_assert_eq(strlen(buf), prefix, "%s left '%s'", fmts[i], buf);
+		cr_assert_eq(memcmp(buf, fmts[i], prefix), 0, "%s", fmts[i]);
+		/* Same verdict with no buffer at all (a length query). */
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wformat-nonliteral"
+		cr_assert_eq(dmap_snprintf(NULL, 0, fmts[i], 5), -1, "%s", fmts[i]);
+#pragma GCC diagnostic pop
+	}
+	/* The largest value that fits is accepted (and not printed: it is only counted). */
+	cr_assert_eq(dmap_snprintf(NULL, 0, "%.2147483646s|", "abc"), 4);
+	SAME("[%.2147483647s]", "abc");
+	SAME("[%0000000000005d]", 42);
+	SAME("[%.0000000000003d]", 7);
+	/* glibc agrees on the rejection. */
+	SAME("a%2147483648d", 5);
+}
+
+/* %p renders as glibc's: '0' pads after "0x", '+'/' ' sign it, NULL is "(nil)". */
+Test(format, pointer_flags_like_glibc)
+{
+	SAME("[%020p]", (void *)0x1234);
+	SAME("[%-020p]", (void *)0x1234);
+	SAME("[%020.4p]", (void *)0x1234);
+	SAME("[%.12p]", (void *)0x1234);
+	SAME("[%010p]", (void *)0xdeadbeef);
+	SAME("[%08p]", (void *)0x1234);
+	SAME("[%2p]", (void *)0x1234);
+	SAME("[%+p] [% p] [%0+20p] [% 012p]", (void *)0x12, (void *)0x12, (void *)0x1234,
+	     (void *)0x12);
+	SAME("[%#020p]", (void *)0x1234);
+	SAME("[%020p] [%.2p] [%08p] [%+p] [%-8p]", (void *)0, (void *)0, (void *)0, (void *)0,
+	     (void *)0);
+}

@@ -13,6 +13,7 @@
 #include <dmap/dmap.h>
 #include <dmap/identity.h>
 #include <dmap/hosted.h>
+#include <dmap/debug.h>
 
 #include "test_env.h"
 #include "test_backend.h"
@@ -336,4 +337,243 @@ Test(identity, translate_through_fallback)
 	dmap_domain_destroy(id);
 	id = NULL;
 	dmap_domain_destroy(&fb->dom);
+}
+
+/*
+ * Regression (fuzzer): a coherent mask wider than the streaming mask is
+ * accepted (Linux does not compare them); the buffer is allocated below the
+ * coherent limit, and the device must reach it. Identity's device side used
+ * to check the streaming limit only and faulted (address-size).
+ */
+Test(identity, coherent_mask_wider_than_streaming_is_reachable)
+{
+	uint8_t pattern[64], back[64];
+	dmap_addr_t h;
+	void *p;
+
+	make_identity(0, NULL, false);
+	cr_assert_eq(dmap_set_mask(dev, DMAP_BIT_MASK(32)), 0);
+	cr_assert_eq(dmap_set_coherent_mask(dev, DMAP_BIT_MASK(64)), 0);
+	/* The pool hands out from the top of RAM: above 4 GiB, so above the streaming mask. */
+	p = dmap_alloc_coherent(dev, 8192, &h, 0);
+	cr_assert_not_null(p);
+	cr_assert_gt(h, DMAP_BIT_MASK(32), "expected a buffer above the streaming mask");
+	for (size_t i = 0; i < sizeof(pattern); i++)
+		pattern[i] = (uint8_t)(i * 5 + 3);
+	cr_assert_eq(dmap_dev_write(dev, h + 100, pattern, sizeof(pattern)), 0);
+	cr_assert_eq(memcmp((uint8_t *)p + 100, pattern, sizeof(pattern)), 0);
+	cr_assert_eq(dmap_dev_read(dev, h, back, sizeof(back)), 0);
+	cr_assert_eq(memcmp(back, p, sizeof(back)), 0);
+	/* Streaming mappings still obey the streaming mask. */
+	cr_assert_eq(dmap_map_phys(dev, FOUR_G + 0x1000, 64, DMAP_TO_DEVICE, DMAP_ATTR_NO_WARN),
+		     DMAP_MAPPING_ERROR);
+	cr_assert_eq(dmap_free_coherent(dev, 8192, p, h, 0), 0);
+	/* Beyond both masks the device still cannot drive the address. */
+	cr_assert_eq(dmap_set_coherent_mask(dev, DMAP_BIT_MASK(32)), 0);
+	cr_assert_neq(dmap_dev_read(dev, FOUR_G + 0x1000, back, 8), 0);
+}
+
+/* ---- RAM, device memory and cache maintenance ---------------------------- */
+
+/* Below the test RAM: reachable through a 32-bit mask, but no RAM behind it. */
+#define NONRAM 0x10000000ULL
+
+static void setup_noncoherent(void)
+{
+	dmap_test_env_init(&t, RAM_BASE, RAM_SIZE, true);
+	dev = dmap_test_dev(&t, "nvme0", 0);
+}
+
+static struct dmap_hosted_counters counters(void)
+{
+	struct dmap_hosted_counters c;
+
+	cr_assert_eq(dmap_hosted_get_counters(t.hosted, &c), 0);
+	return c;
+}
+
+TestSuite(identity_cache, .init = setup_noncoherent, .fini = teardown);
+
+/*
+ * Regression (fuzzer id identity-nonram-unmap-efault): on a non-coherent
+ * system a range without RAM used to map (the failed cache clean was
+ * ignored) and then fail unmap and sync with -EFAULT. It now fails at map
+ * time, whatever the direction, SKIP_CPU_SYNC or not, with a message naming
+ * device, address and size.
+ */
+Test(identity_cache, nonram_fails_at_map)
+{
+	static const enum dmap_dir dirs[] = { DMAP_TO_DEVICE, DMAP_FROM_DEVICE,
+					      DMAP_BIDIRECTIONAL };
+
+	make_identity(0, NULL, false);
+	for (size_t i = 0; i < DMAP_ARRAY_SIZE(dirs); i++) {
+		for (int skip = 0; skip < 2; skip++) {
+			unsigned long attrs = skip ? DMAP_ATTR_SKIP_CPU_SYNC : 0;
+
+			dmap_test_log_clear(&t);
+			cr_assert_eq(dmap_map_phys(dev, NONRAM, 0x200, dirs[i], attrs),
+				     DMAP_MAPPING_ERROR, "dir %d skip %d", (int)dirs[i], skip);
+			cr_assert(dmap_test_log_has(&t, "nvme0", "no RAM behind phys 0x10000000",
+						    "size 0x200", NULL),
+				  "dir %d skip %d", (int)dirs[i], skip);
+		}
+	}
+	/* Partly RAM is not RAM: the range straddles the start of the test RAM. */
+	cr_assert_eq(dmap_map_phys(dev, RAM_BASE - 0x100, 0x200, DMAP_TO_DEVICE, 0),
+		     DMAP_MAPPING_ERROR);
+	cr_assert_eq(dmap_map_phys(dev, RAM_BASE + RAM_SIZE - 0x100, 0x200, DMAP_FROM_DEVICE, 0),
+		     DMAP_MAPPING_ERROR);
+	/* NO_WARN silences it. */
+	dmap_test_log_clear(&t);
+	cr_assert_eq(dmap_map_phys(dev, NONRAM, 16, DMAP_TO_DEVICE, DMAP_ATTR_NO_WARN),
+		     DMAP_MAPPING_ERROR);
+	cr_assert_not(dmap_test_log_has(&t, "no RAM", NULL));
+	cr_assert_eq(stats(id).map_errors, 9);
+}
+
+/* Device memory (DMAP_ATTR_MMIO): no cache maintenance, maps, and unmap/sync succeed. */
+Test(identity_cache, mmio_maps_and_unmaps_without_cache_maintenance)
+{
+	struct dmap_hosted_counters before, after;
+	dmap_addr_t b;
+
+	make_identity(0, NULL, false);
+	before = counters();
+	b = dmap_map_phys(dev, NONRAM, 0x1000, DMAP_BIDIRECTIONAL, DMAP_ATTR_MMIO);
+	cr_assert_eq(b, NONRAM);
+	cr_assert_eq(dmap_sync_single_for_cpu(dev, b, 0x1000, DMAP_BIDIRECTIONAL), 0);
+	cr_assert_eq(dmap_sync_single_for_device(dev, b + 0x10, 0x20, DMAP_BIDIRECTIONAL), 0);
+	/* Unmapped with the attribute, or without it (dma_unmap_resource has none). */
+	cr_assert_eq(dmap_unmap_phys(dev, b, 0x1000, DMAP_BIDIRECTIONAL, DMAP_ATTR_MMIO), 0);
+	b = dmap_map_phys(dev, NONRAM, 0x1000, DMAP_FROM_DEVICE, DMAP_ATTR_MMIO);
+	cr_assert_eq(b, NONRAM);
+	cr_assert_eq(dmap_unmap_phys(dev, b, 0x1000, DMAP_FROM_DEVICE, 0), 0);
+	/* Device memory next to RAM: maintenance of the RAM part is harmless. */
+	b = dmap_map_phys(dev, RAM_BASE - 0x100, 0x200, DMAP_TO_DEVICE, DMAP_ATTR_MMIO);
+	cr_assert_eq(b, RAM_BASE - 0x100);
+	cr_assert_eq(dmap_unmap_phys(dev, b, 0x200, DMAP_TO_DEVICE, 0), 0);
+	after = counters();
+	cr_assert_eq(after.cache_cleans, before.cache_cleans, "MMIO mapping cleaned a cache");
+	cr_assert_eq(after.cache_invalidates, before.cache_invalidates);
+	cr_assert_eq(t.warnings, 0, "%s", t.lines[0]);
+}
+
+/* RAM on a non-coherent system: clean at map, invalidate at unmap, per direction. */
+Test(identity_cache, ram_is_cleaned_and_invalidated)
+{
+	struct dmap_hosted_counters c0, c1, c2;
+	dmap_addr_t b;
+
+	make_identity(0, NULL, false);
+	c0 = counters();
+	b = dmap_map_phys(dev, RAM_BASE + 0x1000, 0x800, DMAP_TO_DEVICE, 0);
+	cr_assert_eq(b, RAM_BASE + 0x1000);
+	c1 = counters();
+	cr_assert_gt(c1.cache_cleans, c0.cache_cleans);
+	cr_assert_eq(dmap_unmap_phys(dev, b, 0x800, DMAP_TO_DEVICE, 0), 0);
+	cr_assert_eq(counters().cache_invalidates, c1.cache_invalidates);
+	b = dmap_map_phys(dev, RAM_BASE + 0x1000, 0x800, DMAP_FROM_DEVICE, 0);
+	cr_assert_eq(b, RAM_BASE + 0x1000);
+	c2 = counters();
+	cr_assert_eq(c2.cache_cleans, c1.cache_cleans);
+	cr_assert_eq(dmap_sync_single_for_cpu(dev, b, 0x800, DMAP_FROM_DEVICE), 0);
+	cr_assert_eq(dmap_unmap_phys(dev, b, 0x800, DMAP_FROM_DEVICE, 0), 0);
+	cr_assert_eq(counters().cache_invalidates, c2.cache_invalidates + 2);
+	/* SKIP_CPU_SYNC: checked for RAM, not cleaned. */
+	b = dmap_map_phys(dev, RAM_BASE, 0x100, DMAP_TO_DEVICE, DMAP_ATTR_SKIP_CPU_SYNC);
+	cr_assert_eq(b, RAM_BASE);
+	cr_assert_eq(counters().cache_cleans, c2.cache_cleans);
+	cr_assert_eq(dmap_unmap_phys(dev, b, 0x100, DMAP_TO_DEVICE, 0), 0);
+}
+
+/*
+ * Regression (fuzzer id nonram-sg-unmap-efault): the sg path follows the
+ * same rule. A list with an entry without RAM fails and leaves nothing
+ * mapped (the debug layer tracks every mapping); an MMIO list maps, syncs
+ * and unmaps.
+ */
+Test(identity_cache, sg_follows_the_same_rule)
+{
+	struct dmap_sg sg[3] = {
+		{ .phys = RAM_BASE, .len = 0x1000 },
+		{ .phys = RAM_BASE + 0x1000, .len = 0x1000 },
+		{ .phys = NONRAM, .len = 0x1000 },
+	};
+	struct dmap_debug_counts dc;
+	int n;
+
+	make_identity(0, NULL, false);
+	/* The debug layer can only be switched while nothing is attached. */
+	cr_assert_eq(dmap_dev_detach(dev), 0);
+	cr_assert_eq(dmap_domain_set_debug(id, true), 0);
+	cr_assert_eq(dmap_dev_attach(dev, id), 0);
+	dmap_test_log_clear(&t);
+	cr_assert_lt(dmap_map_sg(dev, sg, 3, DMAP_TO_DEVICE, 0), 0);
+	cr_assert(dmap_test_log_has(&t, "nvme0", "no RAM behind phys 0x10000000", NULL));
+	cr_assert_eq(dmap_debug_get_counts(id, &dc), 0);
+	cr_assert_eq(dc.live_mappings, 0, "a failed map_sg left %llu mappings",
+		     (unsigned long long)dc.live_mappings);
+	/* Same with SKIP_CPU_SYNC and with the bad entry first. */
+	sg[0].phys = NONRAM + 0x4000;
+	cr_assert_lt(dmap_map_sg(dev, sg, 3, DMAP_FROM_DEVICE, DMAP_ATTR_SKIP_CPU_SYNC), 0);
+	cr_assert_eq(dmap_debug_get_counts(id, &dc), 0);
+	cr_assert_eq(dc.live_mappings, 0);
+	/* All device memory, as MMIO: maps, syncs, unmaps. */
+	sg[0].phys = NONRAM;
+	sg[1].phys = NONRAM + 0x1000;
+	sg[2].phys = NONRAM + 0x2000;
+	n = dmap_map_sg(dev, sg, 3, DMAP_BIDIRECTIONAL, DMAP_ATTR_MMIO);
+	cr_assert_eq(n, 1, "three contiguous entries merge: %d", n);
+	cr_assert_eq(dmap_sync_sg_for_cpu(dev, sg, 3, DMAP_BIDIRECTIONAL), 0);
+	cr_assert_eq(dmap_sync_sg_for_device(dev, sg, 3, DMAP_BIDIRECTIONAL), 0);
+	cr_assert_eq(dmap_unmap_sg(dev, sg, 3, DMAP_BIDIRECTIONAL, 0), 0);
+	cr_assert_eq(dmap_debug_get_counts(id, &dc), 0);
+	cr_assert_eq(dc.live_mappings, 0);
+	/* RAM lists still work. */
+	sg[0].phys = RAM_BASE;
+	sg[1].phys = RAM_BASE + 0x1000;
+	sg[2].phys = RAM_BASE + 0x3000;
+	n = dmap_map_sg(dev, sg, 3, DMAP_BIDIRECTIONAL, 0);
+	cr_assert_eq(n, 2);
+	cr_assert_eq(dmap_sync_sg_for_cpu(dev, sg, 3, DMAP_BIDIRECTIONAL), 0);
+	cr_assert_eq(dmap_unmap_sg(dev, sg, 3, DMAP_BIDIRECTIONAL, 0), 0);
+	cr_assert_eq(dmap_debug_get_counts(id, &dc), 0);
+	cr_assert_eq(dc.live_mappings, 0);
+	cr_assert_eq(dc.reports[DMAP_DEBUG_UNMAP_UNKNOWN], 0);
+}
+
+/* A coherent device on a non-coherent system needs no maintenance: maps without looking. */
+Test(identity_cache, coherent_device_maps_nonram)
+{
+	struct dmap_dev_info info = { .name = "gpu0", .flags = DMAP_DEV_COHERENT };
+	struct dmap_dev *cdev;
+	dmap_addr_t b;
+
+	make_identity(0, NULL, false);
+	cr_assert_eq(dmap_dev_create(t.ctx, &info, &cdev), 0);
+	cr_assert_eq(dmap_dev_attach(cdev, id), 0);
+	b = dmap_map_phys(cdev, NONRAM, 0x1000, DMAP_BIDIRECTIONAL, 0);
+	cr_assert_eq(b, NONRAM);
+	cr_assert_eq(dmap_sync_single_for_cpu(cdev, b, 0x1000, DMAP_BIDIRECTIONAL), 0);
+	cr_assert_eq(dmap_unmap_phys(cdev, b, 0x1000, DMAP_BIDIRECTIONAL, 0), 0);
+	dmap_dev_destroy(cdev);
+}
+
+/* A coherent system: identity maps without looking at RAM, and unmap/sync succeed. */
+Test(identity, coherent_system_maps_nonram_and_unmaps)
+{
+	struct dmap_sg sg[2] = { { .phys = NONRAM, .len = 0x800 },
+				 { .phys = NONRAM + 0x800, .len = 0x800 } };
+	dmap_addr_t b;
+
+	make_identity(0, NULL, false);
+	b = dmap_map_phys(dev, NONRAM, 0x1000, DMAP_BIDIRECTIONAL, 0);
+	cr_assert_eq(b, NONRAM);
+	cr_assert_eq(dmap_sync_single_for_cpu(dev, b, 0x1000, DMAP_BIDIRECTIONAL), 0);
+	cr_assert_eq(dmap_sync_single_for_device(dev, b, 0x1000, DMAP_BIDIRECTIONAL), 0);
+	cr_assert_eq(dmap_unmap_phys(dev, b, 0x1000, DMAP_BIDIRECTIONAL, 0), 0);
+	cr_assert_eq(dmap_map_sg(dev, sg, 2, DMAP_FROM_DEVICE, 0), 1);
+	cr_assert_eq(dmap_sync_sg_for_cpu(dev, sg, 2, DMAP_FROM_DEVICE), 0);
+	cr_assert_eq(dmap_unmap_sg(dev, sg, 2, DMAP_FROM_DEVICE, 0), 0);
 }

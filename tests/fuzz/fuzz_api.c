@@ -511,47 +511,51 @@ static void check_new_mapping(int dev, dmap_phys_t phys, size_t size, dmap_addr_
 }
 
 /*
- * Known issues (docs/fuzzing.md), both about a physical range that is not RAM
- * and so cannot be copied or cache-maintained:
- *  - identity, non-coherent system: the range is mapped directly (the cache
- *    clean failure is ignored), but unmap and sync fail with -EFAULT (cache
- *    invalidate cannot find the memory);
- *  - bounce with DMAP_ATTR_SKIP_CPU_SYNC: map skips the copy and so never
- *    notices; the copy back at unmap/sync_for_cpu then fails with -EFAULT.
- * Returns true (and counts it) when @ret is one of those cases.
+ * Identity on a non-coherent system, non-coherent device: a direct mapping
+ * needs cache maintenance, so a range without RAM behind every byte fails at
+ * map time unless it is device memory (DMAP_ATTR_MMIO); unmap and sync of
+ * what did map never fail for want of RAM (docs/identity.md).
  */
-static bool nonram_cache_efault(bool direct, dmap_phys_t phys, size_t size, int ret)
+static bool identity_refuses_nonram(const struct dmap_dev_info *info, dmap_phys_t phys, size_t size,
+				    unsigned long attrs)
 {
-	if (ret != -DMAP_EFAULT || ram(phys, size))
-		return false;
-	fuzz_known_issue(direct ? "identity-nonram-unmap-efault" :
-				  "bounce-skip-sync-nonram-unmap-efault");
-	return true;
+	return st.fe == &envs[1] && !(info->flags & DMAP_DEV_COHERENT) &&
+	       !(attrs & DMAP_ATTR_MMIO) && !ram(phys, size);
 }
 
 /*
- * Known issue (docs/fuzzing.md): the iommu backend's sync takes physical
- * address 0 from iova_to_phys() for "not mapped" and fails a live mapping of
- * physical page 0 with -ENOENT.
+ * Known issues (docs/fuzzing.md) about a physical range that is not RAM and
+ * so cannot be copied or cache-maintained:
+ *  - bounce with DMAP_ATTR_SKIP_CPU_SYNC: map skips the copy and so never
+ *    notices; the copy back at unmap/sync_for_cpu then fails with -EFAULT;
+ *  - iommu, non-coherent system: the range maps, but unmap and sync fail
+ *    with -EFAULT (cache maintenance cannot find the memory). Attributed to
+ *    the iommu whenever there is one (its bounce pool may be the cause too).
+ * A direct (identity) mapping never fails so: identity refuses such a range
+ * at map time (identity_refuses_nonram()).
+ * Returns true (and counts it) when @ret is one of those cases.
  */
-static bool iommu_phys0_enoent(dmap_phys_t phys, int ret)
+static const char *nonram_efault_issue(void)
 {
-	if (!st.iommu || ret != -DMAP_ENOENT || phys >= 0x10000)
+	return st.iommu ? "iommu-nonram-sync-efault" : "bounce-skip-sync-nonram-unmap-efault";
+}
+
+static bool nonram_cache_efault(bool direct, dmap_phys_t phys, size_t size, int ret)
+{
+	if (direct || ret != -DMAP_EFAULT || ram(phys, size))
 		return false;
-	fuzz_known_issue("iommu-sync-phys0-enoent");
+	fuzz_known_issue(nonram_efault_issue());
 	return true;
 }
 
 static bool sg_nonram_cache_efault(const struct live_sg *l, int ret)
 {
-	for (int k = 0; k < l->nents; k++)
-		if (iommu_phys0_enoent(l->sg[k].phys, ret))
-			return true;
-	if (ret != -DMAP_EFAULT)
+	/* Identity's direct entries never fail so: the bounce or iommu issue, in a list. */
+	if (ret != -DMAP_EFAULT || (!st.bounce && !st.iommu))
 		return false;
 	for (int k = 0; k < l->nents; k++)
 		if (!ram(l->sg[k].phys, l->sg[k].len)) {
-			fuzz_known_issue("nonram-sg-unmap-efault");
+			fuzz_known_issue(nonram_efault_issue());
 			return true;
 		}
 	return false;
@@ -616,7 +620,14 @@ static void op_map(struct fuzz_input *in, bool single)
 			struct dmap_dev_info info;
 
 			get_info(dev, &info);
-			if (capable(&info, phys + st.bus_offset, size))
+			if (capable(&info, phys + st.bus_offset, size) &&
+			    identity_refuses_nonram(&info, phys, size, attrs))
+				FUZZ_CHECK(
+					bus == DMAP_MAPPING_ERROR,
+					"identity: non-coherent map of non-RAM phys %llx size %zx attrs %lx succeeded (%llx)",
+					(unsigned long long)phys, size, attrs,
+					(unsigned long long)bus);
+			else if (capable(&info, phys + st.bus_offset, size))
 				FUZZ_CHECK(bus == phys + st.bus_offset,
 					   "identity: reachable phys %llx size %zx mapped at %llx",
 					   (unsigned long long)phys, size, (unsigned long long)bus);
@@ -698,11 +709,9 @@ static bool is_errno(int ret)
 #ifdef DMAP_FUZZ_HAVE_IOMMU
 /*
  * Is every page of [@bus, @bus + @size) still mapped (up to 256 pages and the
- * last byte)? iova_to_phys() says 0 for "not mapped" - and for physical
- * address 0 itself, so a probe whose expected phys (@phys + offset) is 0 is
- * skipped. @phys: the buffer's phys, or ~0 when unknown (never 0 there).
+ * last byte)? dmap_iommu_iova_lookup() tells physical address 0 from a hole.
  */
-static bool iommu_range_mapped(dmap_addr_t bus, size_t size, dmap_phys_t phys)
+static bool iommu_range_mapped(dmap_addr_t bus, size_t size)
 {
 	dmap_addr_t last = bus + (size - 1);
 
@@ -711,11 +720,11 @@ static bool iommu_range_mapped(dmap_addr_t bus, size_t size, dmap_phys_t phys)
 				    k	     ? (bus & ~0xfffull) + ((uint64_t)k << 12) :
 					       bus;
 
+		dmap_phys_t phys;
+
 		if (probe > last)
 			probe = last;
-		if (phys != ~0ull && phys + (probe - bus) == 0)
-			continue;
-		if (!dmap_iommu_iova_to_phys(st.iommu, probe))
+		if (dmap_iommu_iova_lookup(st.iommu, probe, &phys))
 			return false;
 		if (probe == last)
 			break;
@@ -731,19 +740,17 @@ static bool iommu_lost_mapping(void)
 	if (!st.iommu)
 		return false;
 	for (int i = 0; i < MAX_MAPS; i++)
-		if (st.maps[i].used &&
-		    !iommu_range_mapped(st.maps[i].bus, st.maps[i].size, st.maps[i].phys))
+		if (st.maps[i].used && !iommu_range_mapped(st.maps[i].bus, st.maps[i].size))
 			return true;
 	for (int i = 0; i < MAX_COHERENT; i++)
-		if (st.coh[i].used && !iommu_range_mapped(st.coh[i].handle, st.coh[i].size, ~0ull))
+		if (st.coh[i].used && !iommu_range_mapped(st.coh[i].handle, st.coh[i].size))
 			return true;
 	for (int i = 0; i < MAX_SGS; i++) {
 		const struct live_sg *l = &st.sgs[i];
 
-		/* Segments may merge entries: check each segment, phys unknown but never 0 here. */
+		/* Segments may merge entries: check each segment. */
 		for (int k = 0; l->used && k < l->nents && l->sg[k].dma_len; k++)
-			if (!iommu_range_mapped(l->sg[k].dma_addr, l->sg[k].dma_len,
-						l->sg[k].phys < 0x10000 ? 0 : ~0ull))
+			if (!iommu_range_mapped(l->sg[k].dma_addr, l->sg[k].dma_len))
 				return true;
 	}
 #endif
@@ -764,12 +771,12 @@ static void misuse_result(int ret, uint64_t live_before, const char *what)
 		stats.misuse_ok++;
 	if (iommu_lost_mapping()) {
 		/*
-		 * Known issue (docs/fuzzing.md): the iommu backend unmaps whatever
-		 * granules an address and size cover, without checking they are one
-		 * live mapping (even when it then returns an error), so a misuse
-		 * unmap can tear down a live one.
+		 * The iommu backend takes a mapping only for an (address, size,
+		 * device) that is exactly a live one's - then the call succeeds;
+		 * an error must leave everything mapped.
 		 */
-		fuzz_known_issue("iommu-unmap-accepts-any-mapped-range");
+		FUZZ_CHECK(ret == 0, "%s returned %d but tore down a live IOMMU mapping", what,
+			   ret);
 		lost = true;
 	}
 	if (lost) {
@@ -842,8 +849,7 @@ static void op_sync(struct fuzz_input *in)
 		ret = for_cpu ? dmap_sync_single_for_cpu(dev, m->bus + off, len, m->dir) :
 				dmap_sync_single_for_device(dev, m->bus + off, len, m->dir);
 		FUZZ_CHECK(ret == 0 || (st.uncertain && ret == -DMAP_ENOENT) ||
-				   nonram_cache_efault(m->direct, m->phys + off, len, ret) ||
-				   iommu_phys0_enoent(m->phys + off, ret),
+				   nonram_cache_efault(m->direct, m->phys + off, len, ret),
 			   "sync of live mapping bus %llx + %zx len %zx: %d",
 			   (unsigned long long)m->bus, off, len, ret);
 		return;
@@ -1184,17 +1190,6 @@ static void op_coherent(struct fuzz_input *in)
 		ret = dmap_free_coherent(dev_ptr(dev), size, cpu, handle, pick_attrs(in));
 		TRACE("misuse free_coherent(dev %d, size %zx, %p, handle %llx) = %d", dev, size,
 		      cpu, (unsigned long long)handle, ret);
-		if (ret == 0 && st.iommu) {
-			/*
-			 * Known issue (docs/fuzzing.md): the iommu backend frees whatever
-			 * the handle's IOVA maps - a streaming mapping included - and hands
-			 * the pointer and phys to the page allocator unchecked.
-			 */
-			fuzz_known_issue("iommu-free-coherent-accepts-any-handle");
-			stats.uncertain += !st.uncertain;
-			st.uncertain = true;
-			return;
-		}
 		FUZZ_CHECK(ret < 0 && is_errno(ret),
 			   "free_coherent(%p, handle %llx, size %zx) of no buffer returned %d", cpu,
 			   (unsigned long long)handle, size, ret);
@@ -1493,18 +1488,9 @@ static void teardown(uint64_t pool_baseline)
 		c->used = false;
 		st.devs[c->dev].live--;
 	}
-	/*
-	 * Nothing may be left in the pools, whatever misuse happened - except
-	 * after the iommu known issue: a misuse unmap that tore down an
-	 * untrusted device's bounced mapping leaves its slot behind for good
-	 * (its owner's unmap then fails with -ENOENT).
-	 */
-	if (bounce_live() && st.iommu && st.uncertain)
-		fuzz_known_issue("iommu-unmap-accepts-any-mapped-range");
-	else
-		FUZZ_CHECK(bounce_live() == 0,
-			   "bounce pool still holds %llu mappings after cleanup",
-			   (unsigned long long)bounce_live());
+	/* Nothing may be left in the pools, whatever misuse happened. */
+	FUZZ_CHECK(bounce_live() == 0, "bounce pool still holds %llu mappings after cleanup",
+		   (unsigned long long)bounce_live());
 	if (st.debug) {
 		ret = dmap_debug_get_counts(st.top, &dc);
 		FUZZ_CHECK(ret == 0, "debug_get_counts: %d", ret);
@@ -1540,17 +1526,6 @@ static void teardown(uint64_t pool_baseline)
 	FUZZ_CHECK(ret == 0, "ctx_destroy: %d", ret);
 	/* Pools are freed after a grace period: wait for it, then nothing may be left. */
 	st.fe->env->ops->rcu_barrier(st.fe->env->cookie);
-	if (pool_bytes_in_use() != pool_baseline && st.iommu && st.uncertain) {
-		/*
-		 * The iommu known issue again: a coherent buffer whose IOVA a misuse
-		 * unmap freed cannot be freed any more, so its pages stay allocated.
-		 * Start over with a fresh environment so the leak does not pile up.
-		 */
-		fuzz_known_issue("iommu-unmap-accepts-any-mapped-range");
-		dmap_hosted_destroy(st.fe->hosted);
-		st.fe->hosted = NULL;
-		return;
-	}
 	FUZZ_CHECK(pool_bytes_in_use() == pool_baseline,
 		   "environment pages leaked: %llu bytes in use, %llu before",
 		   (unsigned long long)pool_bytes_in_use(), (unsigned long long)pool_baseline);

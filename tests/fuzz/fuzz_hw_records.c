@@ -101,8 +101,9 @@ static void fuzz_ste(struct fuzz_input *in, bool decode_first)
 		if (dmap_smmu_ste_decode(w, &s))
 			return;
 		/* <dmap/iommu_hw.h>: "decode rejects an STE that uses them (Config S2/nested)". */
-		if (s.config == DMAP_SMMU_STE_CFG_S2_TRANS || s.config == DMAP_SMMU_STE_CFG_NESTED)
-			fuzz_known_issue("smmu-ste-decode-accepts-stage2-config");
+		FUZZ_CHECK(s.config != DMAP_SMMU_STE_CFG_S2_TRANS &&
+				   s.config != DMAP_SMMU_STE_CFG_NESTED,
+			   "STE %llx %llx with stage-2 config %u decodes", DUMP2(w), s.config);
 		ret = dmap_smmu_ste_encode(&s, w2);
 		if (ret) {
 			FUZZ_CHECK(ste_reserved(&s),
@@ -348,11 +349,9 @@ static void fuzz_event(struct fuzz_input *in, bool decode_first)
 		   dmap_smmu_event_name(e.id), DUMP2(w), ret);
 	ret = dmap_smmu_event_decode(w2, &e2);
 	FUZZ_CHECK(ret == 0, "event decode: %d", ret);
-	if (!e.ssv && e.ssid) {
-		/* The decoder reports SSID without SSV; the encoder writes it only with SSV. */
-		fuzz_known_issue("smmu-event-ssid-without-ssv");
-		e.ssid = 0;
-	}
+	/* SSID is defined only with SSV; the encoder writes it only then. */
+	FUZZ_CHECK(e.ssv || !e.ssid, "event %s (%llx %llx) reports SSID %x without SSV",
+		   dmap_smmu_event_name(e.id), DUMP2(w), e.ssid);
 	FUZZ_CHECK(memcmp(&e, &e2, sizeof(e)) == 0,
 		   "event %s: fields change through encode/decode (%llx %llx -> %llx %llx)",
 		   dmap_smmu_event_name(e.id), DUMP2(w), DUMP2(w2));
@@ -476,9 +475,12 @@ static void fuzz_vtd_iotlb(struct fuzz_input *in, bool decode_first)
 				   DUMP2(w), ret);
 			return;
 		}
-		if (c.iirg != DMAP_VTD_INV_PAGE && w[1]) {
+		if (c.iirg != DMAP_VTD_INV_PAGE) {
 			/* IVA_REG is only defined for page-selective invalidation. */
-			fuzz_known_issue("vtd-iotlb-decode-reports-iva-without-page");
+			FUZZ_CHECK(
+				!c.am && !c.ih && !c.addr,
+				"IOTLB command %llx %llx reports IVA fields without page granularity",
+				DUMP2(w));
 			w[1] = 0;
 		}
 		FUZZ_CHECK(words_equal(w, w2, 2), "IOTLB command %llx %llx re-encodes as %llx %llx",
@@ -530,12 +532,18 @@ static void fuzz_vtd_inv(struct fuzz_input *in, bool decode_first)
 				   DUMP2(w), ret);
 			return;
 		}
-		if (d.type == DMAP_VTD_QI_IOTLB && d.granularity != DMAP_VTD_INV_PAGE && w[1]) {
-			fuzz_known_issue("vtd-inv-iotlb-decode-reports-addr-without-page");
+		if (d.type == DMAP_VTD_QI_IOTLB && d.granularity != DMAP_VTD_INV_PAGE) {
+			/* AM, IH and ADDR are defined only for page granularity. */
+			FUZZ_CHECK(
+				!d.am && !d.ih && !d.addr,
+				"IOTLB descriptor %llx %llx reports ADDR without page granularity",
+				DUMP2(w));
 			w[1] = 0;
 		}
-		if (d.type == DMAP_VTD_QI_WAIT && !d.sw && (w[0] >> 32 || w[1])) {
-			fuzz_known_issue("vtd-inv-wait-decode-reports-status-without-sw");
+		if (d.type == DMAP_VTD_QI_WAIT && !d.sw) {
+			/* Status data and address are defined only with SW. */
+			FUZZ_CHECK(!d.status_data && !d.status_addr,
+				   "wait descriptor %llx %llx reports status without SW", DUMP2(w));
 			w[0] &= 0xffffffffull;
 			w[1] = 0;
 		}
@@ -586,9 +594,10 @@ static void fuzz_vtd_fault(struct fuzz_input *in, bool decode_first)
 		ret = dmap_vtd_fault_record_encode(&f, w2);
 		FUZZ_CHECK(ret == 0, "fault record %llx %llx decodes but does not encode (%d)",
 			   DUMP2(w), ret);
-		if (!f.pasid_present && f.pasid) {
+		if (!f.pasid_present) {
 			/* PV is defined only with PP; the encoder writes it only then. */
-			fuzz_known_issue("vtd-fault-decode-reports-pasid-without-pp");
+			FUZZ_CHECK(!f.pasid, "fault record %llx %llx reports PASID %x without PP",
+				   DUMP2(w), f.pasid);
 			w[1] &= ~(DMAP_BIT_MASK(20) << 40);
 		}
 		FUZZ_CHECK(words_equal(w, w2, 2), "fault record %llx %llx re-encodes as %llx %llx",

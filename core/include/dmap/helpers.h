@@ -55,7 +55,8 @@ size_t dmap_strlcpy(char *dst, const char *src, size_t size);
  * dmap_vsnprintf() - freestanding vsnprintf: %d %i %u %x %X %p %s %c %%,
  * flags '-' and '0', a field width, precision for %s, and the h, hh, l, ll,
  * z and j length modifiers. Always terminates (when @size > 0); returns the
- * length the full output would have had.
+ * length the full output would have had, or -1 (as glibc) when a width or
+ * precision written in @fmt does not fit an int.
  */
 int dmap_vsnprintf(char *buf, size_t size, const char *fmt, va_list ap);
 int dmap_snprintf(char *buf, size_t size, const char *fmt, ...)

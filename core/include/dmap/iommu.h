@@ -130,16 +130,33 @@ int dmap_iommu_map(struct dmap_domain *domain, uint64_t iova, dmap_phys_t phys, 
 /**
  * dmap_iommu_unmap() - undo dmap_iommu_map() exactly (same @iova and @size),
  * invalidating the IOTLB before returning whatever the domain's mode.
- * Returns 0, -EINVAL, -ERANGE (outside the aperture), -ENOENT (not mapped).
+ * Returns 0, -EINVAL (also: a dmap_iommu_map() range starts at @iova but has
+ * another size, or a DMA API mapping starts there; nothing changes),
+ * -ERANGE (outside the aperture), -ENOENT (no dmap_iommu_map() range starts
+ * at @iova).
  */
 int dmap_iommu_unmap(struct dmap_domain *domain, uint64_t iova, size_t size);
 
 /**
  * dmap_iommu_iova_to_phys() - CPU-side lookup of @iova in the tables (no
  * IOTLB, no fault). Returns the physical address, or 0 when unmapped (as
- * Linux's iommu_iova_to_phys()). Any context.
+ * Linux's iommu_iova_to_phys()) - and also for an IOVA mapped to physical
+ * address 0: use dmap_iommu_iova_lookup() where that matters. Any context.
  */
 dmap_phys_t dmap_iommu_iova_to_phys(struct dmap_domain *domain, uint64_t iova);
+
+/**
+ * dmap_iommu_iova_lookup() - as dmap_iommu_iova_to_phys(), but telling
+ * "unmapped" from "mapped to physical address 0".
+ * @domain: iommu domain.
+ * @iova: the address to look up.
+ * @phys: receives the physical address (0 when unmapped).
+ *
+ * Context: any; never sleeps. Returns 0 (mapped; *@phys set), -ENOENT (no
+ * translation: outside the aperture or a hole in the tables), -EINVAL (not
+ * an iommu domain, NULL @phys).
+ */
+int dmap_iommu_iova_lookup(struct dmap_domain *domain, uint64_t iova, dmap_phys_t *phys);
 
 /**
  * dmap_iommu_flush_all() - invalidate the whole IOTLB (with the modelled

@@ -271,6 +271,14 @@ int dmap_cache_sync_phys(const struct dmap_env *env, const struct dmap_dev *dev,
 			 size_t size, enum dmap_dir dir, bool for_cpu);
 
 /**
+ * dmap_phys_check_ram() - 0 if every byte of [@phys, @phys+@size) has RAM
+ * behind it (the environment's phys_to_virt knows it), else -EFAULT. Takes
+ * the RCU read lock itself. For mappings whose later copies or cache
+ * maintenance will need RAM, so they fail at map time rather than at unmap.
+ */
+int dmap_phys_check_ram(const struct dmap_env *env, dmap_phys_t phys, size_t size);
+
+/**
  * dmap_phys_read() / dmap_phys_write() / dmap_phys_copy() - move bytes to,
  * from and between physical memory through the environment's phys_to_virt,
  * chunk by chunk (ranges may span registered regions). Take the RCU read lock
