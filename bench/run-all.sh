@@ -19,7 +19,11 @@ run() { # name, command...
 }
 b=build/release/bench
 run identity  $b/core/bench_identity 200000 31
-run range_map $b/range_map/bench_range_map --runs 7 --seconds 0.3
+# 8 entries: a vhost-user memory table (VHOST_MEMORY_BASELINE_NREGIONS); 64: a
+# small IOTLB; 1024: the size the range-map issue names.
+for n in 8 64 1024; do
+  run range_map_$n $b/range_map/bench_range_map --runs 7 --seconds 0.3 --entries $n
+done
 run bounce    $b/bounce/bench_bounce --reps 11
 run iommu     $b/iommu/bench_iommu 9 200000
 run xen       $b/xen/bench_xen 0.2

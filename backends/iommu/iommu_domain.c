@@ -716,31 +716,14 @@ static __attribute__((noinline)) bool refuse_nonram(struct dmap_iommu_domain *d,
 						    struct dmap_dev *dev, dmap_phys_t phys,
 						    size_t size, unsigned long attrs)
 {
-	const struct dmap_env *env = d->env;
-	dmap_phys_t p = phys;
-	size_t left = size;
-	bool hole = false;
-
-	dmap_rcu_read_lock();
-	while (left) {
-		size_t contig = 0;
-
-		if (!env->ops->phys_to_virt(env->cookie, p, &contig) || !contig) {
-			hole = true;
-			break;
-		}
-		if (contig >= left)
-			break;
-		p += contig;
-		left -= contig;
-	}
-	dmap_rcu_read_unlock();
-	if (hole && !(attrs & DMAP_ATTR_NO_WARN))
+	if (!dmap_phys_check_ram(d->env, phys, size))
+		return false;
+	if (!(attrs & DMAP_ATTR_NO_WARN))
 		dmap_log(
-			env, DMAP_LOG_WARN,
+			d->env, DMAP_LOG_WARN,
 			"iommu %s: %s: no RAM behind phys %llx size %zu: a non-coherent device's mapping needs cache maintenance (device memory: map with DMAP_ATTR_MMIO)",
 			d->name, dev->name, (unsigned long long)phys, size);
-	return hole;
+	return true;
 }
 
 static inline bool needs_ram(const struct dmap_iommu_domain *d, const struct dmap_dev *dev,

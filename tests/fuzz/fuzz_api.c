@@ -523,44 +523,6 @@ static bool identity_refuses_nonram(const struct dmap_dev_info *info, dmap_phys_
 	       !(attrs & DMAP_ATTR_MMIO) && !ram(phys, size);
 }
 
-/*
- * Known issues (docs/fuzzing.md) about a physical range that is not RAM and
- * so cannot be copied or cache-maintained:
- *  - bounce with DMAP_ATTR_SKIP_CPU_SYNC: map skips the copy and so never
- *    notices; the copy back at unmap/sync_for_cpu then fails with -EFAULT;
- *  - iommu, non-coherent system: the range maps, but unmap and sync fail
- *    with -EFAULT (cache maintenance cannot find the memory). Attributed to
- *    the iommu whenever there is one (its bounce pool may be the cause too).
- * A direct (identity) mapping never fails so: identity refuses such a range
- * at map time (identity_refuses_nonram()).
- * Returns true (and counts it) when @ret is one of those cases.
- */
-static const char *nonram_efault_issue(void)
-{
-	return st.iommu ? "iommu-nonram-sync-efault" : "bounce-skip-sync-nonram-unmap-efault";
-}
-
-static bool nonram_cache_efault(bool direct, dmap_phys_t phys, size_t size, int ret)
-{
-	if (direct || ret != -DMAP_EFAULT || ram(phys, size))
-		return false;
-	fuzz_known_issue(nonram_efault_issue());
-	return true;
-}
-
-static bool sg_nonram_cache_efault(const struct live_sg *l, int ret)
-{
-	/* Identity's direct entries never fail so: the bounce or iommu issue, in a list. */
-	if (ret != -DMAP_EFAULT || (!st.bounce && !st.iommu))
-		return false;
-	for (int k = 0; k < l->nents; k++)
-		if (!ram(l->sg[k].phys, l->sg[k].len)) {
-			fuzz_known_issue(nonram_efault_issue());
-			return true;
-		}
-	return false;
-}
-
 /* ---- operations ---------------------------------------------------------- */
 
 static int free_map_slot(void)
@@ -803,8 +765,7 @@ static void op_unmap(struct fuzz_input *in)
 		TRACE("unmap(dev %u, bus %llx, size %zx, %s, attrs %lx) = %d", m->dev,
 		      (unsigned long long)m->bus, m->size, dmap_dir_name(dir), attrs, ret);
 		FUZZ_CHECK(
-			ret == 0 || (st.uncertain && ret == -DMAP_ENOENT) ||
-				nonram_cache_efault(m->direct, m->phys, m->size, ret),
+			ret == 0 || (st.uncertain && ret == -DMAP_ENOENT),
 			"unmap of live mapping bus %llx size %zx (phys %llx, %s, %s, attrs %lx): %d",
 			(unsigned long long)m->bus, m->size, (unsigned long long)m->phys,
 			m->direct ? "direct" : "bounced", dmap_dir_name(m->dir), m->attrs, ret);
@@ -848,8 +809,7 @@ static void op_sync(struct fuzz_input *in)
 
 		ret = for_cpu ? dmap_sync_single_for_cpu(dev, m->bus + off, len, m->dir) :
 				dmap_sync_single_for_device(dev, m->bus + off, len, m->dir);
-		FUZZ_CHECK(ret == 0 || (st.uncertain && ret == -DMAP_ENOENT) ||
-				   nonram_cache_efault(m->direct, m->phys + off, len, ret),
+		FUZZ_CHECK(ret == 0 || (st.uncertain && ret == -DMAP_ENOENT),
 			   "sync of live mapping bus %llx + %zx len %zx: %d",
 			   (unsigned long long)m->bus, off, len, ret);
 		return;
@@ -1054,15 +1014,13 @@ static void op_sg_other(struct fuzz_input *in)
 		} else {
 			ret = dmap_unmap_sg(dev, l->sg, l->nents, l->dir,
 					    fuzz_bool(in) ? DMAP_ATTR_SKIP_CPU_SYNC : 0);
-			FUZZ_CHECK(ret == 0 || (st.uncertain && ret == -DMAP_ENOENT) ||
-					   sg_nonram_cache_efault(l, ret),
+			FUZZ_CHECK(ret == 0 || (st.uncertain && ret == -DMAP_ENOENT),
 				   "unmap_sg of a live list: %d", ret);
 			l->used = false;
 			st.devs[l->dev].live--;
 			return;
 		}
-		FUZZ_CHECK(ret == 0 || (st.uncertain && ret == -DMAP_ENOENT) ||
-				   sg_nonram_cache_efault(l, ret),
+		FUZZ_CHECK(ret == 0 || (st.uncertain && ret == -DMAP_ENOENT),
 			   "sync_sg of a live list: %d", ret);
 		return;
 	}
@@ -1459,9 +1417,7 @@ static void teardown(uint64_t pool_baseline)
 			continue;
 		ret = dmap_unmap_phys(st.devs[st.maps[i].dev].dev, st.maps[i].bus, st.maps[i].size,
 				      st.maps[i].dir, 0);
-		FUZZ_CHECK(ret == 0 || (st.uncertain && ret == -DMAP_ENOENT) ||
-				   nonram_cache_efault(st.maps[i].direct, st.maps[i].phys,
-						       st.maps[i].size, ret),
+		FUZZ_CHECK(ret == 0 || (st.uncertain && ret == -DMAP_ENOENT),
 			   "final unmap of bus %llx: %d", (unsigned long long)st.maps[i].bus, ret);
 		forget_map(i);
 	}
@@ -1470,9 +1426,8 @@ static void teardown(uint64_t pool_baseline)
 			continue;
 		ret = dmap_unmap_sg(st.devs[st.sgs[i].dev].dev, st.sgs[i].sg, st.sgs[i].nents,
 				    st.sgs[i].dir, 0);
-		FUZZ_CHECK(ret == 0 || (st.uncertain && ret == -DMAP_ENOENT) ||
-				   sg_nonram_cache_efault(&st.sgs[i], ret),
-			   "final unmap_sg: %d", ret);
+		FUZZ_CHECK(ret == 0 || (st.uncertain && ret == -DMAP_ENOENT), "final unmap_sg: %d",
+			   ret);
 		st.sgs[i].used = false;
 		st.devs[st.sgs[i].dev].live--;
 	}
