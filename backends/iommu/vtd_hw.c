@@ -16,40 +16,7 @@
 #include <dmap/helpers.h>
 #include <dmap/iommu_hw.h>
 
-struct hw_field {
-	uint8_t word, hi, lo;
-};
-
-static inline uint64_t field_mask(struct hw_field f)
-{
-	return DMAP_BIT_MASK(f.hi - f.lo + 1) << f.lo;
-}
-
-static bool put(uint64_t *out, struct hw_field f, uint64_t value)
-{
-	if (value & ~DMAP_BIT_MASK(f.hi - f.lo + 1))
-		return false;
-	out[f.word] |= value << f.lo;
-	return true;
-}
-
-static uint64_t get(const uint64_t *in, struct hw_field f)
-{
-	return (in[f.word] & field_mask(f)) >> f.lo;
-}
-
-static bool put_addr(uint64_t *out, struct hw_field f, uint64_t addr)
-{
-	if (addr & ~field_mask(f))
-		return false;
-	out[f.word] |= addr;
-	return true;
-}
-
-static uint64_t get_addr(const uint64_t *in, struct hw_field f)
-{
-	return in[f.word] & field_mask(f);
-}
+#include "hw_field.h"
 
 static bool only_known(const uint64_t *in, size_t words, const struct hw_field *const *fields,
 		       size_t n)
