@@ -1,16 +1,18 @@
 // SPDX-License-Identifier: MIT
 /*
  * bench/range_map/bench_range_map.c - lookups per second of the RCU range
- * map against the same sorted array protected by a pthread rwlock and by a
- * pthread mutex, with 1 and 2 reader threads and one writer that inserts or
- * removes an entry about every 10 microseconds.
+ * map against the same map protected by a pthread rwlock and by a pthread
+ * mutex, with 1 and 2 reader threads and one writer that inserts or removes
+ * an entry about every 10 microseconds.
  *
- * All three search the same kind of table (1024 disjoint entries, binary
- * search on the inclusive last address); only the protection differs. The
- * locked variants update in place (memmove), the RCU one copies the table,
- * publishes it and frees the old one after a grace period: the writer pays
- * more, the readers pay nothing. Each configuration runs --runs times (7 by
- * default) for --seconds (0.3), the three kinds interleaved, and the median
+ * All of them search the same table with the same code: the locked variants
+ * are a second struct dmap_range_map whose dmap_range_map_lookup() runs under
+ * a pthread rwlock or mutex, and whose inserts and removes run only under the
+ * same lock held for writing. So the table layout (sorted entries plus the
+ * dense key array), the branch-free search and the copy-on-write updates are
+ * identical, and only the protection of the read side differs: RCU readers
+ * take no lock, the others take the lock word. Each configuration runs
+ * --runs times (7 by default) for --seconds (0.3), the kinds interleaved, and the median
  * is printed with ratios; "w/s" is the writer's achieved rate (a starved
  * writer shows as a low number).
  *
@@ -47,12 +49,17 @@ static unsigned int entries = 1024;
 static unsigned int write_period_us = 10;
 static bool pin_readers = true;
 
-/* The locked baseline: a plain sorted array updated in place. */
+/*
+ * The locked baseline: the library's own map, searched by the library's own
+ * lookup, but read under @rwlock (or @mutex) instead of an RCU read section.
+ * That is safe without dmap_rcu_read_lock(): every insert and remove runs with
+ * the same lock held for writing, so while a reader holds it the published
+ * table cannot be replaced, let alone retired and freed.
+ */
 struct locked_array {
 	pthread_rwlock_t rwlock;
 	pthread_mutex_t mutex;
-	size_t count;
-	struct dmap_range *table; /* capacity entries + 1 */
+	struct dmap_range_map *map;
 };
 
 struct bench {
@@ -77,47 +84,6 @@ static uint64_t xorshift(uint64_t *s)
 	*s ^= *s << 25;
 	*s ^= *s >> 27;
 	return *s * 0x2545f4914f6cdd1dull;
-}
-
-/* The same branch-free lower bound as core/src/range_map.c, so only the locking differs. */
-static const struct dmap_range *array_lookup(const struct locked_array *a, uint64_t addr)
-{
-	const struct dmap_range *base = a->table;
-	size_t n = a->count;
-
-	if (!n)
-		return NULL;
-	while (n > 1) {
-		size_t half = n / 2;
-
-		base = base[half - 1].last < addr ? base + half : base;
-		n -= half;
-	}
-	base += base->last < addr;
-	return base < a->table + a->count && base->first <= addr ? base : NULL;
-}
-
-static void array_insert(struct locked_array *a, uint64_t first, uint64_t last, uint64_t value)
-{
-	size_t i = 0;
-
-	while (i < a->count && a->table[i].last < first) /* writers may be O(n) here too */
-		i++;
-	memmove(&a->table[i + 1], &a->table[i], (a->count - i) * sizeof(a->table[0]));
-	a->table[i] = (struct dmap_range){ first, last, value, NULL };
-	a->count++;
-}
-
-static void array_remove(struct locked_array *a, uint64_t first)
-{
-	size_t i = 0;
-
-	while (i < a->count && a->table[i].first != first)
-		i++;
-	if (i == a->count)
-		return;
-	memmove(&a->table[i], &a->table[i + 1], (a->count - i - 1) * sizeof(a->table[0]));
-	a->count--;
 }
 
 static double thread_cpu_ns(void)
@@ -175,13 +141,13 @@ static void *reader(void *p)
 			case KIND_RWLOCK:
 			case KIND_RWLOCK_WRITER_PREF:
 				pthread_rwlock_rdlock(&b->array.rwlock);
-				r = array_lookup(&b->array, addr);
+				r = dmap_range_map_lookup(b->array.map, addr);
 				sum += r ? r->value : 0;
 				pthread_rwlock_unlock(&b->array.rwlock);
 				break;
 			default:
 				pthread_mutex_lock(&b->array.mutex);
-				r = array_lookup(&b->array, addr);
+				r = dmap_range_map_lookup(b->array.map, addr);
 				sum += r ? r->value : 0;
 				pthread_mutex_unlock(&b->array.mutex);
 				break;
@@ -225,17 +191,17 @@ static void *writer(void *p)
 		case KIND_RWLOCK_WRITER_PREF:
 			pthread_rwlock_wrlock(&b->array.rwlock);
 			if (present)
-				array_remove(&b->array, first);
+				dmap_range_map_remove(b->array.map, first, first + 15);
 			else
-				array_insert(&b->array, first, first + 15, first);
+				dmap_range_map_insert(b->array.map, first, first + 15, first, NULL);
 			pthread_rwlock_unlock(&b->array.rwlock);
 			break;
 		default:
 			pthread_mutex_lock(&b->array.mutex);
 			if (present)
-				array_remove(&b->array, first);
+				dmap_range_map_remove(b->array.map, first, first + 15);
 			else
-				array_insert(&b->array, first, first + 15, first);
+				dmap_range_map_insert(b->array.map, first, first + 15, first, NULL);
 			pthread_mutex_unlock(&b->array.mutex);
 			break;
 		}
@@ -265,16 +231,14 @@ static struct result run_once(enum kind kind, int readers, double seconds, bool 
 	double cpu = 0;
 	struct result result;
 
-	if (kind == KIND_RCU) {
-		if (dmap_hosted_create(NULL, &b.hosted) ||
-		    dmap_range_map_create(dmap_hosted_env(b.hosted), NULL, NULL, &b.map)) {
-			fprintf(stderr, "setup failed\n");
-			exit(1);
-		}
-		for (unsigned int i = 0; i < entries; i++)
-			dmap_range_map_insert(b.map, i * STRIDE, i * STRIDE + STRIDE / 2 - 1, i,
-					      NULL);
-	} else {
+	if (dmap_hosted_create(NULL, &b.hosted) ||
+	    dmap_range_map_create(dmap_hosted_env(b.hosted), NULL, NULL, &b.map)) {
+		fprintf(stderr, "setup failed\n");
+		exit(1);
+	}
+	for (unsigned int i = 0; i < entries; i++)
+		dmap_range_map_insert(b.map, i * STRIDE, i * STRIDE + STRIDE / 2 - 1, i, NULL);
+	if (kind != KIND_RCU) {
 		pthread_rwlockattr_t attr;
 
 		pthread_rwlockattr_init(&attr);
@@ -284,9 +248,9 @@ static struct result run_once(enum kind kind, int readers, double seconds, bool 
 		pthread_rwlock_init(&b.array.rwlock, &attr);
 		pthread_rwlockattr_destroy(&attr);
 		pthread_mutex_init(&b.array.mutex, NULL);
-		b.array.table = calloc(entries + 1, sizeof(b.array.table[0]));
-		for (unsigned int i = 0; i < entries; i++)
-			array_insert(&b.array, i * STRIDE, i * STRIDE + STRIDE / 2 - 1, i);
+		/* The same map, built the same way; only the read side's protection differs. */
+		b.array.map = b.map;
+		b.map = NULL;
 	}
 	start = now_ns();
 	for (int i = 0; i < readers; i++) {
@@ -312,14 +276,13 @@ static struct result run_once(enum kind kind, int readers, double seconds, bool 
 	result.lookups_per_s = (double)total * 1e9 / (double)elapsed;
 	result.writes_per_s = (double)warg.writes * 1e9 / (double)elapsed;
 	result.cpu_ns_per_lookup = total ? cpu / (double)total : 0;
-	if (kind == KIND_RCU) {
-		dmap_range_map_destroy(b.map);
-		dmap_hosted_destroy(b.hosted);
-	} else {
-		free(b.array.table);
+	if (kind != KIND_RCU) {
+		b.map = b.array.map;
 		pthread_rwlock_destroy(&b.array.rwlock);
 		pthread_mutex_destroy(&b.array.mutex);
 	}
+	dmap_range_map_destroy(b.map);
+	dmap_hosted_destroy(b.hosted);
 	return result;
 }
 

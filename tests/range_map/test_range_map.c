@@ -461,6 +461,96 @@ Test(range_map, model_dense)
 	dmap_range_map_destroy(map);
 }
 
+/*
+ * Check every entry's boundaries (first - 1, first, last, last + 1) and the
+ * gaps of a map whose entries are k * 64 + [8, 8 + k % 40] for k in @present:
+ * the search runs over a key array that the writers keep beside the entries,
+ * so this checks that the keys are right after every kind of write.
+ */
+static void check_every_boundary(struct dmap_range_map *map, const bool *present, uint64_t slots)
+{
+	const struct dmap_range *r;
+	uint64_t next = UINT64_MAX, count = 0; /* next: lowest present slot above k */
+
+	dmap_rcu_read_lock();
+	for (uint64_t k = slots; k-- > 0;) {
+		uint64_t first = k * 64 + 8, last = first + k % 40;
+
+		/* Past the end of slot k: nothing contains it, the next entry is above. */
+		cr_assert_null(dmap_range_map_lookup(map, last + 1));
+		r = dmap_range_map_lookup_next(map, last + 1);
+		if (next == UINT64_MAX)
+			cr_assert_null(r, "lookup_next(%llx)", (unsigned long long)(last + 1));
+		else
+			cr_assert(r && r->value == next, "lookup_next(%llx)",
+				  (unsigned long long)(last + 1));
+		cr_assert_null(dmap_range_map_lookup(map, first - 1));
+		if (present[k]) {
+			count++;
+			next = k;
+			r = dmap_range_map_lookup(map, first);
+			cr_assert(r && r->value == k, "lookup(%llx) at slot %llu",
+				  (unsigned long long)first, (unsigned long long)k);
+			r = dmap_range_map_lookup(map, last);
+			cr_assert(r && r->value == k, "lookup(%llx) at slot %llu",
+				  (unsigned long long)last, (unsigned long long)k);
+		} else {
+			cr_assert_null(dmap_range_map_lookup(map, first));
+			cr_assert_null(dmap_range_map_lookup(map, last));
+		}
+		r = dmap_range_map_lookup_next(map, first - 1);
+		if (next == UINT64_MAX)
+			cr_assert_null(r, "lookup_next(%llx)", (unsigned long long)(first - 1));
+		else
+			cr_assert(r && r->value == next, "lookup_next(%llx)",
+				  (unsigned long long)(first - 1));
+	}
+	dmap_rcu_read_unlock();
+	cr_assert_eq(dmap_range_map_count(map), count);
+}
+
+/* Every table size from 1 to 300 up and down again, with writes at every position. */
+Test(range_map, every_size_and_position)
+{
+	enum { SLOTS = 300 };
+	static bool present[SLOTS];
+	struct dmap_range_map *map;
+
+	memset(present, 0, sizeof(present));
+	cr_assert_eq(dmap_range_map_create(t.env, NULL, NULL, &map), 0);
+	for (uint64_t i = 0; i < SLOTS; i++) {
+		uint64_t k = (i * 113) % SLOTS; /* scattered: inserts at the front, middle, end */
+
+		cr_assert_eq(dmap_range_map_insert(map, k * 64 + 8, k * 64 + 8 + k % 40, k, NULL),
+			     0);
+		present[k] = true;
+		check_every_boundary(map, present, SLOTS);
+	}
+	for (uint64_t i = 0; i < SLOTS; i++) {
+		uint64_t k = (i * 71) % SLOTS;
+
+		if (!present[k])
+			continue;
+		if (i % 3 == 0) {
+			/* Takes k and, when present, its upper neighbour in one cut. */
+			int removed = present[k] + (k + 1 < SLOTS && present[k + 1]);
+
+			cr_assert_eq(dmap_range_map_remove_overlapping(map, k * 64 + 8,
+								       (k + 1) * 64 + 8),
+				     removed);
+			if (k + 1 < SLOTS)
+				present[k + 1] = false;
+		} else {
+			cr_assert_eq(dmap_range_map_remove(map, k * 64 + 8, k * 64 + 8 + k % 40),
+				     0);
+		}
+		present[k] = false;
+		check_every_boundary(map, present, SLOTS);
+	}
+	cr_assert_eq(dmap_range_map_count(map), 0);
+	dmap_range_map_destroy(map);
+}
+
 /* ---- edge cases --------------------------------------------------------- */
 
 Test(range_map, whole_64bit_space)
