@@ -22,21 +22,6 @@
 
 static pthread_mutex_t dmap_test_log_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static const char *dmap_test_level_name(enum dmap_log_level level)
-{
-	switch (level) {
-	case DMAP_LOG_ERR:
-		return "error";
-	case DMAP_LOG_WARN:
-		return "warning";
-	case DMAP_LOG_INFO:
-		return "info";
-	case DMAP_LOG_DEBUG:
-		return "debug";
-	}
-	return "log";
-}
-
 static void dmap_test_log(void *arg, enum dmap_log_level level, const char *message)
 {
 	struct dmap_test_env *t = arg;
@@ -48,7 +33,7 @@ static void dmap_test_log(void *arg, enum dmap_log_level level, const char *mess
 		t->warnings++;
 	pthread_mutex_unlock(&dmap_test_log_lock);
 	if (t->echo)
-		fprintf(stderr, "[dmap %s] %s\n", dmap_test_level_name(level), message);
+		fprintf(stderr, "[dmap %s] %s\n", dmap_hosted_log_level_name(level), message);
 }
 
 void dmap_test_env_init(struct dmap_test_env *t, dmap_phys_t ram_base, size_t ram_size,

@@ -354,7 +354,10 @@ static void dmap_hosted_rcu_stop(struct dmap_hosted *hosted)
 
 /* ---- logging, time, cache hooks ------------------------------------------ */
 
-static const char *dmap_hosted_level_name(enum dmap_log_level level)
+/**
+ * dmap_hosted_log_level_name() - see <dmap/hosted.h>. Any context.
+ */
+const char *dmap_hosted_log_level_name(enum dmap_log_level level)
 {
 	switch (level) {
 	case DMAP_LOG_ERR:
@@ -385,7 +388,7 @@ static void dmap_hosted_log(void *cookie, enum dmap_log_level level, const char 
 	if (hosted->log)
 		hosted->log(hosted->log_arg, level, message);
 	else if (level <= hosted->stderr_level)
-		fprintf(stderr, "dmap %s: %s\n", dmap_hosted_level_name(level), message);
+		fprintf(stderr, "dmap %s: %s\n", dmap_hosted_log_level_name(level), message);
 }
 
 /* Format and log a message of the hosted environment itself (libc formatting). */

@@ -99,6 +99,12 @@ void *dmap_hosted_phys_ptr(struct dmap_hosted *hosted, dmap_phys_t phys, size_t 
  */
 const char *dmap_hosted_last_message(void);
 
+/**
+ * dmap_hosted_log_level_name() - "error", "warning", "info", "debug", or
+ * "log" for any other value; for log hooks that print the level.
+ */
+const char *dmap_hosted_log_level_name(enum dmap_log_level level);
+
 /** dmap_hosted_clear_last_message() - forget it (before a call whose message you want). */
 void dmap_hosted_clear_last_message(void);
 
