@@ -7,6 +7,7 @@
  * backends/iommu/formats.cmake, tests by tests/iommu/formats_tests.cmake):
  *   backends/iommu/pgtable.h            this interface
  *   backends/iommu/pgtable.c            alloc/free dispatch, gather, shared helpers
+ *   backends/iommu/pgtable_radix.h      radix-tree skeleton shared by both formats
  *   backends/iommu/pgtable_arm_lpae.c   Arm VMSAv8-64 stage 1 (SMMUv3), 4K/16K/64K granules
  *   backends/iommu/pgtable_vtd.c        Intel VT-d second level, 3/4/5 levels
  *   backends/iommu/smmuv3_hw.c          STE, CD, command and event encoders/decoders
