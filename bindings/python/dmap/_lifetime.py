@@ -130,3 +130,20 @@ def serialized(cls):
         elif callable(value):
             setattr(cls, name, wrap(value))
     return cls
+
+
+@serialized
+class Closable:
+    """What every object owning a native resource (``self._node``) and a
+    ``close()`` shares: the ``closed`` property and use as a context manager
+    (leaving the ``with`` block closes it)."""
+
+    @property
+    def closed(self):
+        return not self._node.live
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -340,7 +340,7 @@ __all__ += ["smmu_event_name", "vtd_fault_reason_name", "native_decode_fault"]
 
 import weakref as _weakref  # noqa: E402
 
-from ._lifetime import Node as _Node  # noqa: E402
+from ._lifetime import Closable as _Closable, Node as _Node  # noqa: E402
 from .errors import ClosedError as _ClosedError, error_from_errno as _error  # noqa: E402
 
 
@@ -481,7 +481,7 @@ class P2M:
 
 
 @serialized
-class XenGuest:
+class XenGuest(_Closable):
     """A simulated Xen PV guest: machine memory in two banks (below and above
     4 GiB), a guest pseudo-physical space scattered across it, and its P2M.
 
@@ -516,21 +516,11 @@ class XenGuest:
             raise _ClosedError(message="Xen guest is closed", call="dmap")
         return self._guest
 
-    @property
-    def closed(self):
-        return not self._node.live
-
     def close(self):
         """Close Xen domains using this guest, then unregister its memory and free it."""
         rc = self._node.release()
         if rc:
             raise _error(rc, "guest could not be released", "dmap_hosted_xen_destroy")
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def machine_read(self, maddr, length):
         """A device's read at machine address ``maddr``, with no translation."""

@@ -17,7 +17,7 @@ import struct
 import weakref
 
 from . import dmap_native as _n
-from ._lifetime import Node, serialized
+from ._lifetime import Closable, Node, serialized
 from .enums import Access, Attr, DebugReport, DevFlag, Dir, FaultReason, LogLevel, RawFormat
 from .errors import (ClosedError, InvalidArgumentError, MappingError, error_from_errno)
 
@@ -258,7 +258,7 @@ def decode_raw_fault(raw_format, raw):
 # ---- environment and memory -------------------------------------------------
 
 @serialized
-class Environment:
+class Environment(Closable):
     """The hosted environment: allocation, RCU, logging and simulated physical memory.
 
     Args:
@@ -287,21 +287,11 @@ class Environment:
             raise ClosedError(message="environment is closed", call="dmap")
         return self._env
 
-    @property
-    def closed(self):
-        return not self._node.live
-
     def close(self):
         """Release every object created on this environment, then the environment."""
         rc = self._node.release()
         if rc:
             raise error_from_errno(rc, "environment could not be released", "dmap_hosted_destroy")
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __repr__(self):
         return "<dmap.Environment%s>" % (" closed" if self.closed else "")
@@ -445,7 +435,7 @@ class RamRegion:
 # ---- context --------------------------------------------------------------------
 
 @serialized
-class Context:
+class Context(Closable):
     """A library context: the factory for devices and domains.
 
     ``Context()`` with no environment makes its own Environment (``ctx.env``),
@@ -469,10 +459,6 @@ class Context:
             raise ClosedError(message="context is closed", call="dmap")
         return self._ctx
 
-    @property
-    def closed(self):
-        return not self._node.live
-
     def close(self):
         """Release every device and domain of the context, then the context
         (and the environment if the context made it)."""
@@ -481,12 +467,6 @@ class Context:
             raise error_from_errno(rc, "context could not be released", "dmap_ctx_destroy")
         if self._owns_env:
             self.env.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __repr__(self):
         return "<dmap.Context%s>" % (" closed" if self.closed else "")
@@ -532,7 +512,7 @@ class Context:
 # ---- devices -----------------------------------------------------------------
 
 @serialized
-class Device:
+class Device(Closable):
     """A device as the DMA layer sees it: name, StreamID, masks and segment limits.
 
     Driver side: map(), map_single(), map_sg(), alloc_coherent() (and the raw
@@ -578,22 +558,12 @@ class Device:
             self._attachment = None
         return self._attachment
 
-    @property
-    def closed(self):
-        return not self._node.live
-
     def close(self):
         """Release the device's mappings, detach it and destroy it."""
         rc = self._node.release()
         self._domain = None
         if rc:
             raise error_from_errno(rc, "device could not be released", "dmap_dev_destroy")
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __repr__(self):
         if self.closed:
@@ -1154,7 +1124,7 @@ class CoherentBuffer:
 # ---- domains -----------------------------------------------------------------
 
 @serialized
-class Domain:
+class Domain(Closable):
     """One backend instance; devices attach to it.
 
     Common to every backend: ``name``, ``backend``, statistics (stats(),
@@ -1179,10 +1149,6 @@ class Domain:
             raise ClosedError(message="domain is closed", call="dmap")
         return self._dom
 
-    @property
-    def closed(self):
-        return not self._node.live
-
     def close(self):
         """Detach every device (releasing their mappings), close domains stacked
         on this one, then destroy the domain."""
@@ -1190,12 +1156,6 @@ class Domain:
         rc = self._node.release()
         if rc:
             raise error_from_errno(rc, _n.dmapy_last_message(), "dmap_domain_destroy")
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     def __repr__(self):
         if self.closed:
